@@ -1,0 +1,3 @@
+from promptcraft.cli import main
+
+main()
