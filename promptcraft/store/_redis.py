@@ -32,19 +32,19 @@ logger = logging.getLogger(__name__)
 
 _SETTING = "PROMPTCRAFT_STORE_URL"
 
-# KEYS: record, index, channel. ARGV: key, data, now, ttl_ms (0 = none).
+# KEYS: record, index, channel. ARGV: key, data, now, ttl_ms (0 = none), expires_at ('' = none).
+# Timestamps are computed in Python: Lua's tostring() would round them.
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local exp = ''
-if tonumber(ARGV[4]) > 0 then exp = tostring(tonumber(ARGV[3]) + tonumber(ARGV[4]) / 1000) end
-redis.call('HSET', KEYS[1], 'data', ARGV[2], 'version', 1, 'updated_at', ARGV[3], 'expires_at', exp)
+redis.call('HSET', KEYS[1], 'data', ARGV[2], 'version', 1, 'updated_at', ARGV[3], 'expires_at', ARGV[5])
 if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 redis.call('PUBLISH', KEYS[3], 1)
 return 1
 """
 
-# KEYS: record, index, channel. ARGV: key, data, now, expected, ttl_mode (keep|none|set), ttl_ms.
+# KEYS: record, index, channel.
+# ARGV: key, data, now, expected, ttl_mode (keep|none|set), ttl_ms, expires_at for 'set'.
 _UPDATE = """
 local v = redis.call('HGET', KEYS[1], 'version')
 if not v then return {-1, 0, ''} end
@@ -54,7 +54,7 @@ local exp = redis.call('HGET', KEYS[1], 'expires_at')
 if ARGV[5] == 'none' then
   redis.call('PERSIST', KEYS[1]); exp = ''
 elseif ARGV[5] == 'set' then
-  redis.call('PEXPIRE', KEYS[1], ARGV[6]); exp = tostring(tonumber(ARGV[3]) + tonumber(ARGV[6]) / 1000)
+  redis.call('PEXPIRE', KEYS[1], ARGV[6]); exp = ARGV[7]
 end
 redis.call('HSET', KEYS[1], 'data', ARGV[2], 'version', nv, 'updated_at', ARGV[3], 'expires_at', exp)
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
@@ -174,13 +174,14 @@ class RedisStore:
     ) -> Record:
         at = time.time()
         keys = [f"{kind}:{key}", f"idx:{kind}", f"pc:changed:{kind}:{key}"]
-        created = await self._call(self._create, keys, [key, dumps(data), repr(at), _ttl_ms(ttl)])
+        exp = "" if ttl is None else repr(at + ttl.total_seconds())
+        args = [key, dumps(data), repr(at), _ttl_ms(ttl), exp]
+        created = await self._call(self._create, keys, args)
         if not created:
             raise RecordExistsError(f"{kind}:{key} already exists")
         updated = from_ts(at)
         assert updated is not None
-        expires = None if ttl is None else from_ts(at + ttl.total_seconds())
-        return Record(kind, key, data, 1, updated, expires)
+        return Record(kind, key, data, 1, updated, from_ts(float(exp)) if exp else None)
 
     async def get(self, kind: str, key: str) -> Record | None:
         try:
@@ -201,7 +202,8 @@ class RedisStore:
         at = time.time()
         mode = "keep" if ttl is KEEP_TTL else ("none" if ttl is None else "set")
         keys = [f"{kind}:{key}", f"idx:{kind}", f"pc:changed:{kind}:{key}"]
-        args = [key, dumps(data), repr(at), expected_version, mode, _ttl_ms(ttl)]
+        new_exp = repr(at + ttl.total_seconds()) if mode == "set" and ttl is not None else ""
+        args = [key, dumps(data), repr(at), expected_version, mode, _ttl_ms(ttl), new_exp]
         status, version, exp = await self._call(self._update, keys, args)
         if status == -1:
             raise RecordNotFoundError(f"{kind}:{key} does not exist or has expired")
