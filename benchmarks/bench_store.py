@@ -17,9 +17,9 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from promptcraft.settings import load_core_settings  # noqa: E402
-from promptcraft.store import StateStore, create_store  # noqa: E402
-from tests.support.redis_server import RedisServer  # noqa: E402
+from promptcraft.settings import load_core_settings
+from promptcraft.store import StateStore, create_store
+from tests.support.redis_server import RedisServer
 
 
 async def _rate(label: str, n: int, op) -> float:  # type: ignore[no-untyped-def]
@@ -50,23 +50,23 @@ async def bench(store: StateStore, n: int) -> dict[str, float]:
     latencies: list[float] = []
     await store.create("bench", "wake", {"v": 0})
     version = 1
+    woke_at: list[float] = []
+
+    async def waiter(after: int, done: anyio.Event) -> None:
+        await store.wait_for_change("bench", "wake", after_version=after, timeout=10)
+        woke_at.append(time.perf_counter())
+        done.set()
+
     for _ in range(rounds):
         done = anyio.Event()
-        woke_at: list[float] = []
-
-        async def waiter(after: int) -> None:
-            await store.wait_for_change("bench", "wake", after_version=after, timeout=10)
-            woke_at.append(time.perf_counter())
-            done.set()
-
         async with anyio.create_task_group() as tg:
-            tg.start_soon(waiter, version)
+            tg.start_soon(waiter, version, done)
             await anyio.sleep(0.002)
             changed = time.perf_counter()
             await store.update("bench", "wake", {"v": version}, expected_version=version)
             version += 1
             await done.wait()
-        latencies.append(woke_at[0] - changed)
+        latencies.append(woke_at[-1] - changed)
     results["wake_up"] = 1 / statistics.mean(latencies)
     results["wake_up_p50_ms"] = statistics.median(latencies) * 1000
     results["wake_up_p99_ms"] = statistics.quantiles(latencies, n=100)[98] * 1000

@@ -16,9 +16,8 @@ ECHO = (McpMount("echo", "tests.foundation.echo_server"),)
 
 
 async def test_health_reports_the_store_as_ok(runtime: Runtime) -> None:
-    async with serve_asgi(create_app(runtime, ECHO)) as base:
-        async with httpx2.AsyncClient() as http:
-            response = await http.get(f"{base}/health")
+    async with serve_asgi(create_app(runtime, ECHO)) as base, httpx2.AsyncClient() as http:
+        response = await http.get(f"{base}/health")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
@@ -32,9 +31,8 @@ async def test_health_is_503_with_the_reason_when_the_store_is_corrupt(
     core_settings.data_dir.mkdir(parents=True)
     (core_settings.data_dir / "promptcraft.db").write_bytes(b"this is not a database" * 100)
     runtime = build_runtime(core_settings)
-    async with serve_asgi(create_app(runtime, ())) as base:
-        async with httpx2.AsyncClient() as http:
-            response = await http.get(f"{base}/health")
+    async with serve_asgi(create_app(runtime, ())) as base, httpx2.AsyncClient() as http:
+        response = await http.get(f"{base}/health")
     assert response.status_code == 503
     detail = response.json()["store"]["detail"]
     assert "PROMPTCRAFT_STORE_URL" in detail
@@ -48,21 +46,19 @@ async def test_health_is_503_naming_the_setting_when_redis_is_unreachable(
 
     settings = core_settings.model_copy(update={"store_url": f"redis://127.0.0.1:{free_port()}/0"})
     runtime = build_runtime(settings)
-    async with serve_asgi(create_app(runtime, ())) as base:
-        async with httpx2.AsyncClient() as http:
-            response = await http.get(f"{base}/health")
+    async with serve_asgi(create_app(runtime, ())) as base, httpx2.AsyncClient() as http:
+        response = await http.get(f"{base}/health")
     assert response.status_code == 503
     assert "PROMPTCRAFT_STORE_URL" in response.json()["store"]["detail"]
 
 
 async def test_mounted_mcp_server_refuses_a_request_without_a_token(runtime: Runtime) -> None:
-    async with serve_asgi(create_app(runtime, ECHO)) as base:
-        async with httpx2.AsyncClient() as http:
-            response = await http.post(
-                f"{base}/mcp/echo",
-                json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
-                headers={"Accept": "application/json, text/event-stream"},
-            )
+    async with serve_asgi(create_app(runtime, ECHO)) as base, httpx2.AsyncClient() as http:
+        response = await http.post(
+            f"{base}/mcp/echo",
+            json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+            headers={"Accept": "application/json, text/event-stream"},
+        )
     assert response.status_code == 401
     assert "resource_metadata" in response.headers.get("www-authenticate", "")
 
@@ -84,14 +80,13 @@ async def test_a_disabled_users_token_is_refused_by_the_mcp_server(runtime: Runt
     await runtime.users.add("bob", "correct horse battery")
     token = runtime.tokens.issue("bob").token
     await runtime.users.set_disabled("bob", True)
-    async with serve_asgi(create_app(runtime, ECHO)) as base:
-        async with httpx2.AsyncClient() as http:
-            response = await http.post(
-                f"{base}/mcp/echo",
-                json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
-                headers={
-                    "Authorization": f"Bearer {token}",
-                    "Accept": "application/json, text/event-stream",
-                },
-            )
+    async with serve_asgi(create_app(runtime, ECHO)) as base, httpx2.AsyncClient() as http:
+        response = await http.post(
+            f"{base}/mcp/echo",
+            json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json, text/event-stream",
+            },
+        )
     assert response.status_code == 401

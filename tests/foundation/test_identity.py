@@ -51,7 +51,7 @@ def test_a_weak_configured_secret_refuses_to_start_and_says_how_to_make_one(
     core_settings: CoreSettings, secret: str
 ) -> None:
     settings = core_settings.model_copy(update={"jwt_secret": SecretStr(secret)})
-    with pytest.raises(ConfigurationError, match="secrets.token_urlsafe"):
+    with pytest.raises(ConfigurationError, match=r"secrets\.token_urlsafe"):
         load_signing_keys(settings)
 
 

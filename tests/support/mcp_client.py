@@ -15,6 +15,9 @@ async def http_client(
     url: str, token: str | None = None, **client_kwargs: object
 ) -> AsyncIterator[Client]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(120, read=300)) as http:
-        async with Client(streamable_http_client(url, http_client=http), **client_kwargs) as client:  # type: ignore[arg-type]
-            yield client
+    timeout = httpx2.Timeout(120, read=300)
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=timeout) as http,
+        Client(streamable_http_client(url, http_client=http), **client_kwargs) as client,  # type: ignore[arg-type]
+    ):
+        yield client
