@@ -53,7 +53,10 @@ class CoreSettings(BaseSettings):
     )
     allowed_hosts: list[str] = Field(
         default_factory=list,
-        description="Extra Host header values accepted besides the bind address (DNS-rebinding guard).",
+        description=(
+            "Extra Host header values accepted besides the bind address (DNS-rebinding guard), "
+            'as a JSON list, e.g. ["promptcraft.example.com"].'
+        ),
     )
     jwt_secret: SecretStr | None = Field(
         default=None,
@@ -62,6 +65,7 @@ class CoreSettings(BaseSettings):
     )
     jwt_algorithm: Literal["HS256", "RS256"] = Field(
         default="HS256",
+        description="JWT algorithm, pinned: HS256 (shared secret) or RS256 (key pair).",
         validation_alias=AliasChoices(
             "PROMPTCRAFT_JWT_ALGORITHM", "JWT_ALGORITHM", "jwt_algorithm"
         ),
@@ -72,22 +76,26 @@ class CoreSettings(BaseSettings):
     jwt_public_key_file: Path | None = Field(
         default=None, description="PEM RSA public key for RS256 (verifying)."
     )
-    jwt_issuer: str = Field(default="promptcraft")
-    jwt_audience: str = Field(default="promptcraft")
+    jwt_issuer: str = Field(default="promptcraft", description="`iss` claim issued and required.")
+    jwt_audience: str = Field(default="promptcraft", description="`aud` claim issued and required.")
     jwt_expiration_hours: float = Field(
         default=24,
         gt=0,
+        description="Lifetime of issued tokens unless `promptcraft token --hours` says otherwise.",
         validation_alias=AliasChoices(
             "PROMPTCRAFT_JWT_EXPIRATION_HOURS", "JWT_EXPIRATION_HOURS", "jwt_expiration_hours"
         ),
     )
-    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    jwt_leeway_seconds: int = Field(
+        default=30, ge=0, le=300, description="Clock skew tolerated when checking exp/iat/nbf."
+    )
     mcp_require_auth: bool = Field(
         default=True,
         description="Require a bearer token on the MCP endpoints; false only for local development.",
     )
     log_level: str = Field(
         default="INFO",
+        description="Log level: DEBUG, INFO, WARNING, ERROR.",
         validation_alias=AliasChoices("PROMPTCRAFT_LOG_LEVEL", "LOG_LEVEL", "log_level"),
     )
 

@@ -81,5 +81,8 @@ class StateStore(Protocol):
     async def read_events(self, stream: str, *, after: int = 0, limit: int = 1000) -> list[Event]:
         """Events with ``seq > after``, in order."""
 
+    async def purge_expired(self) -> int:
+        """Drop what has expired but still takes space; returns how many entries went."""
+
     async def hit_rate_limit(self, key: str, *, limit: int, window: timedelta) -> RateLimitResult:
         """Count one hit in the current fixed window, atomically, and say if it is allowed."""

@@ -247,6 +247,24 @@ class RedisStore:
             raise self._unavailable(exc) from exc
         return records
 
+    async def purge_expired(self) -> int:
+        """Redis expires records itself; this drops index entries that point at expired ones."""
+        removed = 0
+        try:
+            async for index in self._r.scan_iter(match="idx:*"):
+                kind = index.removeprefix("idx:")
+                keys = cast(list[str], await self._r.zrange(index, 0, -1))
+                async with self._r.pipeline(transaction=False) as pipe:
+                    for key in keys:
+                        pipe.exists(f"{kind}:{key}")
+                    alive = await pipe.execute()
+                stale = [key for key, exists in zip(keys, alive, strict=True) if not exists]
+                if stale:
+                    removed += int(await self._r.zrem(index, *stale))
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+        return removed
+
     # -- wake-ups --------------------------------------------------------------------
 
     async def wait_for_change(

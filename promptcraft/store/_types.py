@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeAlias
+from typing_extensions import TypeAliasType
 
-JSONValue: TypeAlias = "str | int | float | bool | list[JSONValue] | dict[str, JSONValue] | None"
-JSONObject: TypeAlias = "dict[str, JSONValue]"
+# TypeAliasType (not a string alias) so pydantic models can use these in annotations too.
+JSONValue = TypeAliasType(
+    "JSONValue", "str | int | float | bool | list[JSONValue] | dict[str, JSONValue] | None"
+)
+JSONObject = TypeAliasType("JSONObject", "dict[str, JSONValue]")
 
 
 @dataclass(frozen=True, slots=True)

@@ -292,3 +292,14 @@ async def test_a_redis_workflow_lives_at_its_documented_key_with_a_native_ttl(
         assert 24 * 3600 - 60 < ttl <= 24 * 3600
     finally:
         await client.aclose()
+
+
+async def test_purging_drops_expired_entries_and_keeps_live_ones(store: StateStore) -> None:
+    await store.create("workflow", "old", {"n": 1}, ttl=timedelta(milliseconds=100))
+    await store.create("workflow", "live", {"n": 1}, ttl=timedelta(hours=1))
+    with anyio.fail_after(10):
+        while await store.get("workflow", "old") is not None:
+            await anyio.sleep(0.05)
+    assert await store.purge_expired() >= 1
+    assert await store.purge_expired() == 0
+    assert [r.key for r in await store.list_records("workflow")] == ["live"]
