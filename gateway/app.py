@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.mcp_mounts import MCP_MOUNTS, McpMount
 from gateway.problems import problem
 from promptcraft.errors import PromptCraftError
+from promptcraft.housekeeping import purge_periodically
 from promptcraft.mcp_host import streamable_app
 from promptcraft.runtime import Runtime
 
@@ -69,6 +71,9 @@ def create_app(runtime: Runtime, mounts: tuple[McpMount, ...] = MCP_MOUNTS) -> A
             stack.push_async_callback(runtime.store.aclose)
             for server in servers.values():
                 await stack.enter_async_context(server.session_manager.run())
+            tasks = await stack.enter_async_context(anyio.create_task_group())
+            tasks.start_soon(purge_periodically, runtime.store)
+            stack.callback(tasks.cancel_scope.cancel)
             yield
 
     api = FastAPI(title="PromptCraft", version="0.1.0", lifespan=lifespan)
