@@ -18,4 +18,6 @@ class McpMount:
         return f"/mcp/{self.name}"
 
 
-MCP_MOUNTS: tuple[McpMount, ...] = ()
+MCP_MOUNTS: tuple[McpMount, ...] = (
+    McpMount("sequential-thinking", "mcp_servers.sequential_thinking"),
+)

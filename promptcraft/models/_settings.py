@@ -51,7 +51,7 @@ class ModelSettings(BaseSettings):
     model: str = Field(
         default="",
         description="Model name sent to the endpoint (for azure, defaults to the deployment).",
-        validation_alias=_env("name", "PROMPTCRAFT_MODEL_MODEL", "model"),
+        validation_alias=AliasChoices("PROMPTCRAFT_MODEL_NAME", "PROMPTCRAFT_MODEL_MODEL", "model"),
     )
     azure_endpoint: str = Field(
         default="",
@@ -160,7 +160,10 @@ class ModelSettings(BaseSettings):
             missing = [
                 name
                 for name, value in (
-                    ("AZURE_OPENAI_ENDPOINT (PROMPTCRAFT_MODEL_AZURE_ENDPOINT)", self.azure_endpoint),
+                    (
+                        "AZURE_OPENAI_ENDPOINT (PROMPTCRAFT_MODEL_AZURE_ENDPOINT)",
+                        self.azure_endpoint,
+                    ),
                     ("AZURE_OPENAI_API_KEY (PROMPTCRAFT_MODEL_API_KEY)", key),
                     (
                         "PROMPTCRAFT_MODEL_AZURE_DEPLOYMENT (AZURE_OPENAI_DEPLOYMENT)",
