@@ -13,6 +13,7 @@ from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.mcp_mounts import MCP_MOUNTS, McpMount
@@ -48,16 +49,25 @@ class _McpDispatcher:
         await self._api(scope, receive, send)
 
 
-def _build_servers(runtime: Runtime, mounts: tuple[McpMount, ...]) -> dict[str, MCPServer]:
+def _build_servers(
+    runtime: Runtime, mounts: tuple[McpMount, ...]
+) -> tuple[dict[str, MCPServer], list[BaseRoute]]:
+    """Each mounted package's MCP server, and the plain HTTP routes of those packages that
+    expose an optional ``create_http_routes(settings, runtime)`` hook (paths as they give them)."""
     servers = {}
+    routes: list[BaseRoute] = []
     for mount in mounts:
         module = importlib.import_module(mount.module)
-        servers[mount.path] = module.create_server(module.load_settings(), runtime)
-    return servers
+        settings = module.load_settings()
+        servers[mount.path] = module.create_server(settings, runtime)
+        hook = getattr(module, "create_http_routes", None)
+        if hook is not None:
+            routes.extend(hook(settings, runtime))
+    return servers, routes
 
 
 def create_app(runtime: Runtime, mounts: tuple[McpMount, ...] = MCP_MOUNTS) -> ASGIApp:
-    servers = _build_servers(runtime, mounts)
+    servers, extra_routes = _build_servers(runtime, mounts)
     apps = {path: streamable_app(srv, runtime.settings, path) for path, srv in servers.items()}
 
     @asynccontextmanager
@@ -78,6 +88,7 @@ def create_app(runtime: Runtime, mounts: tuple[McpMount, ...] = MCP_MOUNTS) -> A
 
     api = FastAPI(title="PromptCraft", version="0.1.0", lifespan=lifespan)
     api.state.runtime = runtime
+    api.router.routes.extend(extra_routes)
 
     @api.exception_handler(PromptCraftError)
     async def _promptcraft_error(_: Request, exc: PromptCraftError) -> Response:

@@ -19,5 +19,7 @@ class McpMount:
 
 
 MCP_MOUNTS: tuple[McpMount, ...] = (
+    McpMount("code-analysis", "mcp_servers.code_analysis"),
     McpMount("sequential-thinking", "mcp_servers.sequential_thinking"),
+    McpMount("human-in-loop", "mcp_servers.human_in_loop"),
 )

@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import anyio
@@ -18,6 +19,7 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
+from starlette.routing import Route
 
 from promptcraft.errors import PromptCraftError
 from promptcraft.runtime import Runtime, build_runtime
@@ -29,23 +31,37 @@ _LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 
 
 def new_mcp_server(
-    name: str, *, instructions: str, runtime: Runtime, mount_path: str, authenticate: bool = True
+    name: str,
+    *,
+    instructions: str,
+    runtime: Runtime,
+    mount_path: str,
+    authenticate: bool = True,
+    lifespan: Callable[[MCPServer], AbstractAsyncContextManager[Any]] | None = None,
 ) -> MCPServer:
     """An MCPServer that accepts our bearer tokens when the settings require them.
 
     ``mount_path`` is where its streamable HTTP endpoint lives (``/mcp/<name>``);
-    it is the OAuth resource the tokens are for.
+    it is the OAuth resource the tokens are for. ``lifespan`` runs for as long as the
+    server is served: once per session manager over HTTP (mounted or standalone), once
+    per stdio run, and once per in-process ``Client(server)`` connection.
     """
     settings = runtime.settings
     if not (authenticate and settings.mcp_require_auth):
-        return MCPServer(name, instructions=instructions)
+        return MCPServer(name, instructions=instructions, lifespan=lifespan)
     base = settings.effective_public_url
     auth = AuthSettings(
         issuer_url=base,  # type: ignore[arg-type]
         resource_server_url=f"{base}{mount_path}",  # type: ignore[arg-type]
         validate_token_resource=False,
     )
-    return MCPServer(name, instructions=instructions, token_verifier=runtime.verifier, auth=auth)
+    return MCPServer(
+        name,
+        instructions=instructions,
+        token_verifier=runtime.verifier,
+        auth=auth,
+        lifespan=lifespan,
+    )
 
 
 def transport_security(
@@ -64,13 +80,19 @@ def transport_security(
     )
 
 
-def streamable_app(server: MCPServer, settings: CoreSettings, path: str) -> Starlette:
-    return server.streamable_http_app(
+def streamable_app(
+    server: MCPServer, settings: CoreSettings, path: str, routes: list[Route] | None = None
+) -> Starlette:
+    """The server's streamable HTTP app at ``path``, plus any extra plain HTTP ``routes``."""
+    app = server.streamable_http_app(
         streamable_http_path=path, transport_security=transport_security(settings)
     )
+    app.router.routes.extend(routes or ())
+    return app
 
 
 ServerFactory = Callable[[Any, Runtime], MCPServer]
+RoutesFactory = Callable[[Any, Runtime], list[Route]]
 
 
 def run_server_main(
@@ -79,8 +101,14 @@ def run_server_main(
     load_settings: Callable[[], Any],
     create_server: ServerFactory,
     argv: Sequence[str] | None = None,
+    *,
+    create_http_routes: RoutesFactory | None = None,
 ) -> None:
-    """``python -m mcp_servers.<name> [--stdio] [--host H] [--port P]``."""
+    """``python -m mcp_servers.<name> [--stdio] [--host H] [--port P]``.
+
+    ``create_http_routes`` (a package's optional hook) adds plain HTTP routes beside the
+    MCP endpoint, as ``promptcraft serve`` does for mounted packages.
+    """
     parser = argparse.ArgumentParser(prog=f"python -m mcp_servers.{name}")
     parser.add_argument("--stdio", action="store_true", help="speak MCP over stdin/stdout")
     parser.add_argument("--host", help="bind address for streamable HTTP (default from settings)")
@@ -99,7 +127,13 @@ def run_server_main(
             overrides["mcp_require_auth"] = False
         core = load_core_settings(**overrides)
         runtime = build_runtime(core)
-        server = create_server(load_settings(), runtime)
+        server_settings = load_settings()
+        server = create_server(server_settings, runtime)
+        routes = (
+            create_http_routes(server_settings, runtime)
+            if create_http_routes is not None and not args.stdio
+            else None
+        )
     except PromptCraftError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
@@ -117,7 +151,7 @@ def run_server_main(
             if args.stdio:
                 await server.run_stdio_async()
                 return
-            app = streamable_app(server, core, "/mcp")
+            app = streamable_app(server, core, "/mcp", routes)
             config = uvicorn.Config(app, host=core.host, port=core.port, log_level="info")
             await uvicorn.Server(config).serve()
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+
 from typing_extensions import TypeAliasType
 
 # TypeAliasType (not a string alias) so pydantic models can use these in annotations too.

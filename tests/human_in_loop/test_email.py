@@ -1,0 +1,153 @@
+"""E-mail through a real SMTP server (aiosmtpd): links confirm on a page, only a POST decides."""
+
+from __future__ import annotations
+
+import re
+import ssl
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx2
+import pytest
+
+from mcp_servers.human_in_loop import HumanInLoopSettings
+from tests.human_in_loop.conftest import HitlFactory
+from tests.human_in_loop.support import (
+    SmtpServer,
+    call,
+    configure,
+    links_of,
+    request_args,
+    self_signed_cert,
+)
+
+pytestmark = pytest.mark.anyio
+
+APPROVERS = ["ann@corp.test", "dora@corp.test"]
+
+
+def email_settings(
+    base: HumanInLoopSettings, smtp: SmtpServer, **extra: object
+) -> HumanInLoopSettings:
+    return configure(
+        base,
+        email_smtp_host="127.0.0.1",
+        email_smtp_port=smtp.port,
+        email_from="approvals@corp.test",
+        email_approvers=APPROVERS,
+        **extra,
+    )
+
+
+def hidden_token(page: str) -> str:
+    match = re.search(r"name='token' value='([^']+)'", page)
+    assert match, page
+    return match.group(1)
+
+
+async def test_following_the_mailed_link_and_confirming_decides_the_approval(
+    start_hitl: HitlFactory, hitl_settings: HumanInLoopSettings
+) -> None:
+    with SmtpServer() as smtp:
+        async with (
+            start_hitl(email_settings(hitl_settings, smtp)) as hitl,
+            hitl.mcp("agent") as agent,
+        ):
+            approval_id = (await call(agent, "request_approval", **request_args()))["approval_id"]
+            mails = [await smtp.next_mail(), await smtp.next_mail()]
+            mail = next(m for m in mails if m.rcpt_tos == ["ann@corp.test"])
+            assert mail.message["From"] == "approvals@corp.test"
+            assert "Deploy billing v2" in mail.message["Subject"]
+            links = links_of(mail)
+            assert links["approve"].startswith(f"{hitl.base}/hitl/email/confirm?token=")
+            async with httpx2.AsyncClient() as http:
+                page = await http.get(links["approve"])  # what a mail scanner would do, too
+                still = await call(agent, "get_approval", approval_id=approval_id)
+                assert page.status_code == 200 and "Nothing has been decided yet" in page.text
+                assert still["status"] == "pending"
+                assert page.headers["cache-control"] == "no-store"
+                assert page.headers["referrer-policy"] == "no-referrer"
+                token = hidden_token(page.text)
+                done = await http.post(
+                    f"{hitl.base}/hitl/email/decide", data={"token": token, "comment": "fine by me"}
+                )
+                again = await http.post(f"{hitl.base}/hitl/email/decide", data={"token": token})
+                reopened = await http.get(links["approve"])
+            detail = await call(agent, "get_approval", approval_id=approval_id)
+    assert {tuple(m.rcpt_tos) for m in mails} == {("ann@corp.test",), ("dora@corp.test",)}
+    assert done.status_code == 200 and "now approved" in done.text
+    assert again.status_code == 409 and "already used" in again.text
+    assert reopened.status_code == 409
+    assert detail["status"] == "approved"
+    assert detail["votes"][0]["approver"] == "email:ann@corp.test"
+    assert (
+        detail["votes"][0]["channel"] == "email" and detail["votes"][0]["comment"] == "fine by me"
+    )
+    sent = [e for e in detail["events"] if e["type"] == "delivery_sent"]
+    assert sorted(e["detail"]["target"] for e in sent) == APPROVERS
+
+
+async def test_a_reject_link_rejects_and_altered_or_foreign_tokens_are_refused(
+    start_hitl: HitlFactory, hitl_settings: HumanInLoopSettings
+) -> None:
+    with SmtpServer() as smtp:
+        async with (
+            start_hitl(email_settings(hitl_settings, smtp)) as hitl,
+            hitl.mcp("agent") as agent,
+        ):
+            approval_id = (await call(agent, "request_approval", **request_args()))["approval_id"]
+            mail = await smtp.next_mail()
+            await smtp.next_mail()
+            token = parse_qs(urlsplit(links_of(mail)["reject"]).query)["token"][0]
+            body, mac = token.split(".")
+            altered = body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + mac
+            async with httpx2.AsyncClient() as http:
+                forged = await http.post(f"{hitl.base}/hitl/email/decide", data={"token": altered})
+                garbage = await http.get(f"{hitl.base}/hitl/email/confirm", params={"token": "x.y"})
+                rejected = await http.post(f"{hitl.base}/hitl/email/decide", data={"token": token})
+            detail = await call(agent, "get_approval", approval_id=approval_id)
+    assert forged.status_code == 400 and "signature" in forged.text
+    assert garbage.status_code == 400
+    assert rejected.status_code == 200 and "now rejected" in rejected.text
+    assert detail["status"] == "rejected"
+
+
+async def test_a_link_of_an_address_mapped_to_the_requester_cannot_decide(
+    start_hitl: HitlFactory, hitl_settings: HumanInLoopSettings
+) -> None:
+    with SmtpServer() as smtp:
+        settings = email_settings(
+            hitl_settings, smtp, identity_map={"email:ann@corp.test": "agent"}
+        )
+        async with start_hitl(settings) as hitl, hitl.mcp("agent") as agent:
+            approval_id = (await call(agent, "request_approval", **request_args()))["approval_id"]
+            mails = [await smtp.next_mail(), await smtp.next_mail()]
+            mail = next(m for m in mails if m.rcpt_tos == ["ann@corp.test"])
+            async with httpx2.AsyncClient() as http:
+                page = await http.get(links_of(mail)["approve"])
+                result = await http.post(
+                    f"{hitl.base}/hitl/email/decide", data={"token": hidden_token(page.text)}
+                )
+            detail = await call(agent, "get_approval", approval_id=approval_id)
+    assert result.status_code == 403 and "cannot decide it" in result.text
+    assert detail["status"] == "pending"
+
+
+async def test_mail_goes_over_starttls_with_login_when_the_server_offers_it(
+    start_hitl: HitlFactory, hitl_settings: HumanInLoopSettings, tmp_path: Path
+) -> None:
+    cert, key = self_signed_cert(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    with SmtpServer(tls_context=context, users={"hitl": "smtp-password-1"}) as smtp:
+        settings = email_settings(
+            hitl_settings,
+            smtp,
+            email_smtp_username="hitl",
+            email_smtp_password="smtp-password-1",
+            email_ca_bundle=cert,
+        )
+        async with start_hitl(settings) as hitl, hitl.mcp("agent") as agent:
+            await call(agent, "request_approval", **request_args())
+            mail = await smtp.next_mail()
+    assert mail.tls is True and mail.login == "hitl"
