@@ -1,0 +1,13 @@
+import subprocess
+
+
+def convert():
+    source = input("Image to convert: ")
+    target = source.rsplit(".", 1)[0] + ".png"
+    cmd = "convert " + source + " " + target
+    subprocess.call(cmd, shell=True)  # expect: CWE-78
+    print("wrote", target)
+
+
+if __name__ == "__main__":
+    convert()

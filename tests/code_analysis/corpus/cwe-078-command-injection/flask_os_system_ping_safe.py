@@ -1,0 +1,12 @@
+import subprocess
+
+from flask import Flask, request
+
+app = Flask(__name__)
+
+
+@app.route("/diagnostics/ping")
+def ping():
+    host = request.args.get("host", "127.0.0.1")
+    status = subprocess.run(["ping", "-c", "1", "-W", "2", host], check=False).returncode
+    return {"reachable": status == 0}

@@ -1,0 +1,11 @@
+from flask import Flask, request
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+app = Flask(__name__)
+env = Environment(loader=FileSystemLoader("templates"), autoescape=select_autoescape(["html"]))
+
+
+@app.route("/profile")
+def profile():
+    bio = request.args.get("bio", "")
+    return env.get_template("profile.html").render(bio=bio)

@@ -1,0 +1,13 @@
+from flask import Flask, request
+from ldap3 import ALL, Connection, Server
+
+app = Flask(__name__)
+server = Server("ldap://ldap.internal", get_info=ALL)
+
+
+@app.route("/directory")
+def directory_lookup():
+    username = request.args["user"]
+    conn = Connection(server, auto_bind=True)
+    conn.search("ou=people,dc=example,dc=com", f"(&(objectClass=person)(uid={username}))", attributes=["cn", "mail"])  # expect: CWE-90
+    return {"entries": [e.entry_to_json() for e in conn.entries]}

@@ -1,0 +1,13 @@
+import re
+
+from flask import Flask, request
+
+app = Flask(__name__)
+PRODUCTS = ["red shirt", "blue shirt", "green hat"]
+
+
+@app.route("/filter")
+def filter_products():
+    pattern = re.escape(request.args.get("q", ""))
+    matches = [p for p in PRODUCTS if re.search(pattern, p)]
+    return {"matches": matches}

@@ -1,0 +1,10 @@
+import socket
+import ssl
+
+
+def open_secure_channel(host, port=8443):
+    ctx = ssl.create_default_context()
+    ctx.load_verify_locations("/etc/pki/internal-ca.pem")
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    raw = socket.create_connection((host, port), timeout=5)
+    return ctx.wrap_socket(raw, server_hostname=host)

@@ -1,0 +1,10 @@
+import pandas as pd
+from fastapi import FastAPI, UploadFile
+
+app = FastAPI()
+
+
+@app.post("/datasets")
+async def upload_dataset(file: UploadFile):
+    frame = pd.read_pickle(file.file)  # expect: CWE-502
+    return {"rows": len(frame), "columns": list(frame.columns)}

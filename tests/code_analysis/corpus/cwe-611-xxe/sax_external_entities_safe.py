@@ -1,0 +1,21 @@
+import xml.sax
+
+import defusedxml.sax
+from django.http import JsonResponse
+
+
+class CountHandler(xml.sax.ContentHandler):
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def startElement(self, name, attrs):
+        self.count += 1
+
+
+def upload_sitemap(request):
+    handler = CountHandler()
+    parser = defusedxml.sax.make_parser()
+    parser.setContentHandler(handler)
+    parser.parse(request.FILES["sitemap"])
+    return JsonResponse({"elements": handler.count})

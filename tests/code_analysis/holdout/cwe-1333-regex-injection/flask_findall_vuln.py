@@ -1,0 +1,11 @@
+import re
+
+from flask import Flask, request
+
+app = Flask(__name__)
+TEXT = open("/srv/corpus.txt").read()
+
+
+@app.route("/grep")
+def grep():
+    return {"hits": re.findall(request.args["pattern"], TEXT)[:50]}  # expect: CWE-1333
