@@ -93,11 +93,16 @@ class CoreSettings(BaseSettings):
         default=True,
         description="Require a bearer token on the MCP endpoints; false only for local development.",
     )
-    log_level: str = Field(
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO",
         description="Log level: DEBUG, INFO, WARNING, ERROR.",
         validation_alias=AliasChoices("PROMPTCRAFT_LOG_LEVEL", "LOG_LEVEL", "log_level"),
     )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("data_dir")
     @classmethod

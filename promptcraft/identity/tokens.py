@@ -7,13 +7,14 @@ token would have expired anyway.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from promptcraft.errors import AuthenticationError, ConfigurationError
+from promptcraft.errors import AuthenticationError, ConfigurationError, RecordExistsError
 from promptcraft.identity.keys import SigningKeys
 from promptcraft.settings import CoreSettings
 from promptcraft.store import StateStore
@@ -101,6 +102,7 @@ class TokenService:
     async def revoke(self, claims: Claims) -> None:
         remaining = claims.expires_at - datetime.now(UTC) + self._leeway
         if remaining.total_seconds() > 0:
-            await self._store.create(
-                REVOKED_KIND, claims.jti, {"sub": claims.subject}, ttl=remaining
-            )
+            with contextlib.suppress(RecordExistsError):  # revoked already: nothing to do
+                await self._store.create(
+                    REVOKED_KIND, claims.jti, {"sub": claims.subject}, ttl=remaining
+                )

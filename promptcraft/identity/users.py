@@ -11,6 +11,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import anyio.to_thread
+
 from promptcraft.errors import (
     AuthenticationError,
     IdentityError,
@@ -59,7 +61,9 @@ def _user(record: Record) -> User:
 
 
 def _check_username(username: str) -> None:
-    if not username or len(username) > 64 or not all(c.isalnum() or c in "._@-" for c in username):
+    # ASCII only: Unicode look-alikes would let two people share one visible name.
+    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-")
+    if not username or len(username) > 64 or not set(username) <= allowed:
         raise IdentityError(
             f"{username!r} is not a valid user name: use 1-64 letters, digits, '.', '_', '@' or '-'"
         )
@@ -79,7 +83,7 @@ class UserDirectory:
         if unknown:
             raise IdentityError(f"unknown roles {sorted(unknown)}; choose from {sorted(ROLES)}")
         data: JSONObject = {
-            "password_hash": hash_password(password),
+            "password_hash": await anyio.to_thread.run_sync(hash_password, password),
             "roles": list(roles),
             "disabled": False,
             "created_at": datetime.now(UTC).isoformat(),
@@ -112,7 +116,11 @@ class UserDirectory:
     async def authenticate(self, username: str, password: str) -> User:
         record = await self._store.get(USER_KIND, username)
         stored = record.data.get("password_hash") if record else None
-        if not verify_password(stored if isinstance(stored, str) else None, password) or not record:
+        # argon2 takes ~0.2 s of CPU by design: keep it off the event loop.
+        valid = await anyio.to_thread.run_sync(
+            verify_password, stored if isinstance(stored, str) else None, password
+        )
+        if not valid or not record:
             raise AuthenticationError("wrong user name or password")
         user = _user(record)
         if user.disabled:

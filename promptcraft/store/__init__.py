@@ -8,7 +8,7 @@ from pathlib import Path
 
 from promptcraft.errors import ConfigurationError, StoreError, VersionConflictError
 from promptcraft.settings import CoreSettings
-from promptcraft.store._protocol import KEEP_TTL, StateStore
+from promptcraft.store._protocol import KEEP_TTL, KeepTTL, StateStore
 from promptcraft.store._types import (
     Event,
     JSONObject,
@@ -23,6 +23,7 @@ __all__ = [
     "Event",
     "JSONObject",
     "JSONValue",
+    "KeepTTL",
     "RateLimitResult",
     "Record",
     "StateStore",
@@ -58,7 +59,7 @@ async def modify(
     key: str,
     change: Callable[[Record], JSONObject | Awaitable[JSONObject | None] | None],
     *,
-    ttl: timedelta | None = KEEP_TTL,
+    ttl: timedelta | KeepTTL | None = KEEP_TTL,
     attempts: int = 100,
 ) -> Record | None:
     """Read-modify-write with compare-and-set, retrying when another writer got there first.

@@ -1,4 +1,4 @@
-"""Serialisation shared by the backends."""
+"""Serialisation and name checks shared by the backends."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from promptcraft.store._types import JSONObject
+
+RESERVED_KIND = "pc"
 
 
 def dumps(data: JSONObject) -> str:
@@ -31,6 +33,25 @@ def expiry_ts(ttl: timedelta | None, at: float) -> float | None:
     return None if ttl is None else at + ttl.total_seconds()
 
 
-def check_name(what: str, value: str) -> None:
-    if not value or (":" in value and what == "kind"):
-        raise ValueError(f"{what} must be a non-empty string without ':' (got {value!r})")
+def check_kind(kind: str) -> None:
+    """Kinds are ':'-free so ``{kind}:{key}`` is unambiguous; ``pc`` is kept for internal keys."""
+    if not kind or ":" in kind or kind == RESERVED_KIND:
+        raise ValueError(
+            f"record kind {kind!r} is not allowed: use a non-empty name without ':' other than 'pc'"
+        )
+
+
+def check_key(what: str, key: str) -> None:
+    if not key:
+        raise ValueError(f"{what} must be a non-empty string")
+
+
+def window_ms(window: timedelta, limit: int) -> int:
+    """The rate-limit window in whole milliseconds, refusing values that make no sense."""
+    ms = int(window.total_seconds() * 1000)
+    if ms <= 0 or limit < 1:
+        raise ValueError(
+            "a rate limit needs a window of at least 1 ms and a limit of at least 1 "
+            f"(got window={window}, limit={limit})"
+        )
+    return ms

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
 from promptcraft.store._types import Event, JSONObject, RateLimitResult, Record, StoreHealth
 
-KEEP_TTL: timedelta = timedelta(0)
+
+class KeepTTL(enum.Enum):
+    KEEP = "keep"
+
+
+KEEP_TTL = KeepTTL.KEEP
 """Pass as ``ttl`` to :meth:`StateStore.update` to keep the record's current expiry."""
 
 
@@ -52,7 +58,7 @@ class StateStore(Protocol):
         data: JSONObject,
         *,
         expected_version: int,
-        ttl: timedelta | None = KEEP_TTL,
+        ttl: timedelta | KeepTTL | None = KEEP_TTL,
     ) -> Record:
         """Replace the data if the record is still at ``expected_version``.
 
@@ -76,7 +82,9 @@ class StateStore(Protocol):
 
     async def append_event(
         self, stream: str, data: JSONObject, *, ttl: timedelta | None = None
-    ) -> Event: ...
+    ) -> Event:
+        """Append to a stream. ``ttl`` is the whole stream's, renewed by every append
+        (None: the stream does not expire); an expired stream starts again at seq 1."""
 
     async def read_events(self, stream: str, *, after: int = 0, limit: int = 1000) -> list[Event]:
         """Events with ``seq > after``, in order."""
@@ -85,4 +93,7 @@ class StateStore(Protocol):
         """Drop what has expired but still takes space; returns how many entries went."""
 
     async def hit_rate_limit(self, key: str, *, limit: int, window: timedelta) -> RateLimitResult:
-        """Count one hit in the current fixed window, atomically, and say if it is allowed."""
+        """Count one hit in the current fixed window, atomically, and say if it is allowed.
+
+        Raises ValueError for a window under 1 ms or a limit under 1.
+        """

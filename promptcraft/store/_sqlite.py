@@ -2,12 +2,15 @@
 
 Writers serialise on SQLite's own lock (``BEGIN IMMEDIATE``), so compare-and-set
 holds across processes. Wake-ups: writes in this process wake local waiters at
-once; writes from other processes are seen through ``PRAGMA data_version``,
-which waiters poll every few milliseconds (SQLite has no notifications).
+once; writes from other processes are noticed by one poller per store, which
+reads ``PRAGMA data_version`` every few milliseconds while anyone waits (SQLite
+has no notifications) and wakes the waiters to re-read.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 import sqlite3
@@ -28,8 +31,16 @@ from promptcraft.errors import (
     StoreUnavailableError,
     VersionConflictError,
 )
-from promptcraft.store._codec import dumps, expiry_ts, from_ts, loads
-from promptcraft.store._protocol import KEEP_TTL
+from promptcraft.store._codec import (
+    check_key,
+    check_kind,
+    dumps,
+    expiry_ts,
+    from_ts,
+    loads,
+    window_ms,
+)
+from promptcraft.store._protocol import KEEP_TTL, KeepTTL
 from promptcraft.store._types import Event, JSONObject, RateLimitResult, Record, StoreHealth
 
 logger = logging.getLogger(__name__)
@@ -42,17 +53,22 @@ CREATE TABLE IF NOT EXISTS records (
     updated_at REAL NOT NULL, expires_at REAL, PRIMARY KEY (kind, key)
 );
 CREATE INDEX IF NOT EXISTS records_by_kind ON records (kind, updated_at);
+CREATE TABLE IF NOT EXISTS streams (
+    stream TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, expires_at REAL
+);
 CREATE TABLE IF NOT EXISTS events (
     stream TEXT NOT NULL, seq INTEGER NOT NULL, at REAL NOT NULL, data TEXT NOT NULL,
-    expires_at REAL, PRIMARY KEY (stream, seq)
+    PRIMARY KEY (stream, seq)
 );
 CREATE TABLE IF NOT EXISTS counters (
-    key TEXT PRIMARY KEY, window_start REAL NOT NULL, count INTEGER NOT NULL
+    key TEXT PRIMARY KEY, window_start INTEGER NOT NULL, count INTEGER NOT NULL,
+    expires_at REAL NOT NULL
 );
 """
 
 _POLL_INTERVAL = 0.01
 _SETTING = "PROMPTCRAFT_STORE_URL (or PROMPTCRAFT_DATA_DIR)"
+_LIVE = "(expires_at IS NULL OR expires_at > ?)"
 
 
 def _record(kind: str, key: str, row: tuple[str, int, float, float | None]) -> Record:
@@ -60,6 +76,13 @@ def _record(kind: str, key: str, row: tuple[str, int, float, float | None]) -> R
     updated = from_ts(updated_at)
     assert updated is not None
     return Record(kind, key, loads(data), version, updated, from_ts(expires_at))
+
+
+def _private(path: Path) -> None:
+    """The file holds password and key hashes and users' code: owner only."""
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            candidate.chmod(0o600)
 
 
 class SQLiteStore:
@@ -73,9 +96,7 @@ class SQLiteStore:
         self._lock = threading.Lock()
         self._limiter = anyio.CapacityLimiter(1)
         self._waiters: dict[tuple[str, str], set[anyio.Event]] = {}
-        self._data_version = 0
-        self._checked_at = 0.0
-        self._check_lock = anyio.Lock()
+        self._poller: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -85,7 +106,7 @@ class SQLiteStore:
 
     def _open_sync(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30
             )
@@ -93,7 +114,7 @@ class SQLiteStore:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript(_SCHEMA)
-            self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+            _private(self.path)
         except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailableError(
                 f"cannot open the SQLite store at {self.path}: {exc}. "
@@ -102,6 +123,11 @@ class SQLiteStore:
         self._conn = conn
 
     async def aclose(self) -> None:
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
         conn, self._conn = self._conn, None
         if conn is not None:
             with self._lock:
@@ -145,13 +171,15 @@ class SQLiteStore:
             await self._run(lambda c: c.execute("SELECT count(*) FROM records").fetchone())
         except StoreUnavailableError as exc:
             return StoreHealth(False, self.backend, str(exc))
-        return StoreHealth(True, self.backend, str(self.path))
+        return StoreHealth(True, self.backend, "ok")
 
     # -- records ---------------------------------------------------------------------
 
     async def create(
         self, kind: str, key: str, data: JSONObject, *, ttl: timedelta | None = None
     ) -> Record:
+        check_kind(kind)
+        check_key("key", key)
         raw = dumps(data)
 
         def tx(c: sqlite3.Connection) -> Record:
@@ -179,8 +207,8 @@ class SQLiteStore:
     async def get(self, kind: str, key: str) -> Record | None:
         def q(c: sqlite3.Connection) -> Record | None:
             row = c.execute(
-                "SELECT data, version, updated_at, expires_at FROM records "
-                "WHERE kind=? AND key=? AND (expires_at IS NULL OR expires_at > ?)",
+                f"SELECT data, version, updated_at, expires_at FROM records "  # noqa: S608 - constant
+                f"WHERE kind=? AND key=? AND {_LIVE}",
                 (kind, key, time.time()),
             ).fetchone()
             return None if row is None else _record(kind, key, row)
@@ -194,7 +222,7 @@ class SQLiteStore:
         data: JSONObject,
         *,
         expected_version: int,
-        ttl: timedelta | None = KEEP_TTL,
+        ttl: timedelta | KeepTTL | None = KEEP_TTL,
     ) -> Record:
         raw = dumps(data)
 
@@ -202,8 +230,7 @@ class SQLiteStore:
             at = time.time()
             c.execute("BEGIN IMMEDIATE")
             row = c.execute(
-                "SELECT version, expires_at FROM records "
-                "WHERE kind=? AND key=? AND (expires_at IS NULL OR expires_at > ?)",
+                f"SELECT version, expires_at FROM records WHERE kind=? AND key=? AND {_LIVE}",  # noqa: S608
                 (kind, key, at),
             ).fetchone()
             if row is None:
@@ -213,7 +240,7 @@ class SQLiteStore:
             if version != expected_version:
                 c.execute("ROLLBACK")
                 raise VersionConflictError(kind, key, expected_version, version)
-            if ttl is not KEEP_TTL:
+            if not isinstance(ttl, KeepTTL):
                 expires_at = expiry_ts(ttl, at)
             c.execute(
                 "UPDATE records SET data=?, version=?, updated_at=?, expires_at=? "
@@ -238,9 +265,8 @@ class SQLiteStore:
     async def list_records(self, kind: str, *, limit: int = 1000) -> list[Record]:
         def q(c: sqlite3.Connection) -> list[Record]:
             rows = c.execute(
-                "SELECT key, data, version, updated_at, expires_at FROM records "
-                "WHERE kind=? AND (expires_at IS NULL OR expires_at > ?) "
-                "ORDER BY updated_at LIMIT ?",
+                f"SELECT key, data, version, updated_at, expires_at FROM records "  # noqa: S608
+                f"WHERE kind=? AND {_LIVE} ORDER BY updated_at LIMIT ?",
                 (kind, time.time(), limit),
             ).fetchall()
             return [_record(kind, r[0], r[1:]) for r in rows]
@@ -248,12 +274,18 @@ class SQLiteStore:
         return await self._run(q)
 
     async def purge_expired(self) -> int:
-        """Delete expired records, events and counters; returns how many rows went."""
-
         def tx(c: sqlite3.Connection) -> int:
             at = time.time()
+            c.execute("BEGIN IMMEDIATE")
             n = c.execute("DELETE FROM records WHERE expires_at <= ?", (at,)).rowcount
-            n += c.execute("DELETE FROM events WHERE expires_at <= ?", (at,)).rowcount
+            n += c.execute(
+                "DELETE FROM events WHERE stream IN "
+                "(SELECT stream FROM streams WHERE expires_at <= ?)",
+                (at,),
+            ).rowcount
+            n += c.execute("DELETE FROM streams WHERE expires_at <= ?", (at,)).rowcount
+            n += c.execute("DELETE FROM counters WHERE expires_at <= ?", (at,)).rowcount
+            c.execute("COMMIT")
             return n
 
         return await self._run(tx)
@@ -269,16 +301,26 @@ class SQLiteStore:
             for event in events:
                 event.set()
 
-    async def _check_other_processes(self) -> None:
-        """Wake every waiter if another connection committed since the last look."""
-        async with self._check_lock:
-            if time.monotonic() - self._checked_at < _POLL_INTERVAL / 2:
+    async def _poll_other_processes(self) -> None:
+        """While anyone waits, wake every waiter when another connection has committed."""
+        seen = await self._run(lambda c: int(c.execute("PRAGMA data_version").fetchone()[0]))
+        while self._waiters:
+            await anyio.sleep(_POLL_INTERVAL)
+            try:
+                version = await self._run(
+                    lambda c: int(c.execute("PRAGMA data_version").fetchone()[0])
+                )
+            except StoreUnavailableError:
+                self._notify_all()  # the waiters' own reads will surface the error
                 return
-            version = await self._run(lambda c: int(c.execute("PRAGMA data_version").fetchone()[0]))
-            self._checked_at = time.monotonic()
-            if version != self._data_version:
-                self._data_version = version
+            if version != seen:
+                seen = version
                 self._notify_all()
+
+    def _ensure_poller(self) -> None:
+        if self._poller is None or self._poller.done():
+            # A store-owned task: it outlives any one waiter and stops when none is left.
+            self._poller = asyncio.get_running_loop().create_task(self._poll_other_processes())
 
     async def wait_for_change(
         self, kind: str, key: str, *, after_version: int, timeout: float
@@ -289,16 +331,16 @@ class SQLiteStore:
             event = anyio.Event()
             self._waiters.setdefault(slot, set()).add(event)
             try:
+                self._ensure_poller()
+                # Registered before reading: a change after this read sets the event.
                 record = await self.get(kind, key)
                 if record is None or record.version > after_version:
                     return record
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
-                with anyio.move_on_after(min(_POLL_INTERVAL, remaining)):
+                with anyio.move_on_after(remaining):
                     await event.wait()
-                if not event.is_set():
-                    await self._check_other_processes()
             finally:
                 waiters = self._waiters.get(slot)
                 if waiters is not None:
@@ -311,18 +353,27 @@ class SQLiteStore:
     async def append_event(
         self, stream: str, data: JSONObject, *, ttl: timedelta | None = None
     ) -> Event:
+        check_key("stream", stream)
         raw = dumps(data)
 
         def tx(c: sqlite3.Connection) -> Event:
             at = time.time()
             c.execute("BEGIN IMMEDIATE")
-            (last,) = c.execute(
-                "SELECT coalesce(max(seq), 0) FROM events WHERE stream=?", (stream,)
+            row = c.execute(
+                "SELECT last_seq, expires_at FROM streams WHERE stream=?", (stream,)
             ).fetchone()
+            last = 0
+            if row is not None:
+                if row[1] is not None and row[1] <= at:
+                    c.execute("DELETE FROM events WHERE stream=?", (stream,))
+                else:
+                    last = row[0]
             c.execute(
-                "INSERT INTO events VALUES (?,?,?,?,?)",
-                (stream, last + 1, at, raw, expiry_ts(ttl, at)),
+                "INSERT INTO streams VALUES (?,?,?) ON CONFLICT(stream) DO UPDATE SET "
+                "last_seq=excluded.last_seq, expires_at=excluded.expires_at",
+                (stream, last + 1, expiry_ts(ttl, at)),
             )
+            c.execute("INSERT INTO events VALUES (?,?,?,?)", (stream, last + 1, at, raw))
             c.execute("COMMIT")
             when = from_ts(at)
             assert when is not None
@@ -335,8 +386,9 @@ class SQLiteStore:
     async def read_events(self, stream: str, *, after: int = 0, limit: int = 1000) -> list[Event]:
         def q(c: sqlite3.Connection) -> list[Event]:
             rows = c.execute(
-                "SELECT seq, at, data FROM events WHERE stream=? AND seq > ? "
-                "AND (expires_at IS NULL OR expires_at > ?) ORDER BY seq LIMIT ?",
+                "SELECT e.seq, e.at, e.data FROM events e JOIN streams s ON s.stream = e.stream "
+                "WHERE e.stream=? AND e.seq > ? AND (s.expires_at IS NULL OR s.expires_at > ?) "
+                "ORDER BY e.seq LIMIT ?",
                 (stream, after, time.time(), limit),
             ).fetchall()
             events = []
@@ -351,23 +403,22 @@ class SQLiteStore:
     # -- rate limits -----------------------------------------------------------------
 
     async def hit_rate_limit(self, key: str, *, limit: int, window: timedelta) -> RateLimitResult:
-        seconds = window.total_seconds()
+        ms = window_ms(window, limit)
 
-        def tx(c: sqlite3.Connection) -> tuple[int, float]:
-            at = time.time()
-            start = math.floor(at / seconds) * seconds
+        def tx(c: sqlite3.Connection) -> tuple[int, int]:
+            start = math.floor(time.time() * 1000 / ms) * ms
             c.execute("BEGIN IMMEDIATE")
             c.execute(
-                "INSERT INTO counters VALUES (?,?,1) ON CONFLICT(key) DO UPDATE SET "
+                "INSERT INTO counters VALUES (?,?,1,?) ON CONFLICT(key) DO UPDATE SET "
                 "count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END, "
-                "window_start = excluded.window_start",
-                (key, start),
+                "window_start = excluded.window_start, expires_at = excluded.expires_at",
+                (key, start, (start + ms) / 1000),
             )
             (count,) = c.execute("SELECT count FROM counters WHERE key=?", (key,)).fetchone()
             c.execute("COMMIT")
-            return count, start + seconds
+            return count, start + ms
 
-        count, reset = await self._run(tx)
-        reset_at = from_ts(reset)
+        count, reset_ms = await self._run(tx)
+        reset_at = from_ts(reset_ms / 1000)
         assert reset_at is not None
         return RateLimitResult(count <= limit, count, limit, max(limit - count, 0), reset_at)

@@ -132,3 +132,10 @@ def test_serve_answers_health_within_20_seconds(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=20)
         log.close()
+
+
+def test_a_bad_log_level_is_a_clear_setting_error(tmp_path: Path) -> None:
+    result = _cli(tmp_path, "users", "list", PROMPTCRAFT_LOG_LEVEL="verbose")
+    assert result.returncode == 2
+    assert "PROMPTCRAFT_LOG_LEVEL" in result.stderr and "DEBUG" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -90,3 +90,28 @@ async def test_a_disabled_users_token_is_refused_by_the_mcp_server(runtime: Runt
             },
         )
     assert response.status_code == 401
+
+
+async def test_the_public_urls_host_passes_the_dns_rebinding_guard_and_others_do_not(
+    runtime: Runtime,
+) -> None:
+    settings = runtime.settings.model_copy(update={"public_url": "https://pc.example.com"})
+    public = Runtime(settings, runtime.store, runtime.users, runtime.tokens, runtime.verifier)
+    await runtime.users.add("ada", "correct horse battery")
+    token = runtime.tokens.issue("ada").token
+    async with serve_asgi(create_app(public, ECHO)) as base, httpx2.AsyncClient() as http:
+        responses = {}
+        for host in ("pc.example.com", "evil.example.com"):
+            responses[host] = await http.post(
+                f"{base}/mcp/echo",
+                json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                headers={
+                    "Host": host,
+                    "Authorization": f"Bearer {token}",
+                    "Accept": "application/json, text/event-stream",
+                    "Content-Type": "application/json",
+                    "MCP-Protocol-Version": "2025-06-18",
+                },
+            )
+    assert responses["evil.example.com"].status_code == 421
+    assert responses["pc.example.com"].status_code != 421

@@ -232,3 +232,68 @@ async def test_api_keys_are_stored_hashed_and_can_be_revoked(runtime: Runtime) -
 
 async def test_there_are_no_built_in_users(runtime: Runtime) -> None:
     assert await runtime.users.list() == []
+
+
+def test_generated_style_random_secrets_are_never_mistaken_for_placeholders(
+    core_settings: CoreSettings,
+) -> None:
+    import secrets
+
+    from promptcraft.identity.keys import check_secret
+
+    for _ in range(20_000):
+        check_secret(secrets.token_urlsafe(48))
+    check_secret("XXXXyourXXXX" + secrets.token_urlsafe(32))
+
+
+def test_processes_starting_together_agree_on_one_generated_secret(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path;"
+        "from promptcraft.settings import load_core_settings;"
+        "from promptcraft.identity.keys import load_signing_keys;"
+        "print(load_signing_keys(load_core_settings(data_dir=Path(sys.argv[1]))).signing_key)"
+    )
+    for trial in range(5):
+        data_dir = tmp_path / f"d{trial}"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, str(data_dir)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]
+        outputs = [p.communicate(timeout=60) for p in procs]
+        assert all(p.returncode == 0 for p in procs), [err for _, err in outputs]
+        assert len({out.strip() for out, _ in outputs}) == 1
+        assert (data_dir / SECRET_FILE).read_text().strip() == outputs[0][0].strip()
+        assert not list(data_dir.glob(".jwt_secret.*"))
+
+
+def test_a_bad_rs256_key_file_refuses_to_start_naming_the_setting(
+    core_settings: CoreSettings, tmp_path: Path
+) -> None:
+    garbage = tmp_path / "jwt.pub"
+    garbage.write_text("-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n")
+    settings = core_settings.model_copy(
+        update={"jwt_algorithm": "RS256", "jwt_public_key_file": garbage}
+    )
+    with pytest.raises(ConfigurationError, match="PROMPTCRAFT_JWT_PUBLIC_KEY_FILE"):
+        load_signing_keys(settings)
+
+
+async def test_revoking_a_token_twice_is_harmless(runtime: Runtime) -> None:
+    issued = runtime.tokens.issue("ada")
+    await runtime.tokens.revoke(issued.claims)
+    await runtime.tokens.revoke(issued.claims)
+    with pytest.raises(AuthenticationError, match="revoked"):
+        await runtime.tokens.verify(issued.token)
+
+
+async def test_user_names_with_unicode_look_alikes_are_refused(runtime: Runtime) -> None:
+    with pytest.raises(IdentityError, match="not a valid user name"):
+        await runtime.users.add("\u0430da", "correct horse battery")  # Cyrillic a

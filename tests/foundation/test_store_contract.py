@@ -303,3 +303,88 @@ async def test_purging_drops_expired_entries_and_keeps_live_ones(store: StateSto
     assert await store.purge_expired() >= 1
     assert await store.purge_expired() == 0
     assert [r.key for r in await store.list_records("workflow")] == ["live"]
+
+
+async def test_a_hundred_parked_waiters_all_wake_and_the_store_keeps_serving(
+    store: StateStore,
+) -> None:
+    for n in range(100):
+        await store.create("approval", f"a{n}", {"status": "pending"})
+    woken: list[str] = []
+
+    async def waiter(n: int) -> None:
+        record = await store.wait_for_change("approval", f"a{n}", after_version=1, timeout=30)
+        assert record is not None and record.data["status"] == "approved"
+        woken.append(record.key)
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            for n in range(100):
+                tg.start_soon(waiter, n)
+            await anyio.sleep(0.3)
+            # Other work goes on while they are parked.
+            await store.create("workflow", "busy", {"n": 1})
+            assert await store.get("workflow", "busy") is not None
+            for n in range(100):
+                await store.update("approval", f"a{n}", {"status": "approved"}, expected_version=1)
+    assert len(woken) == 100
+
+
+@pytest.mark.parametrize("kind", ["", "a:b", "pc"])
+async def test_kinds_that_could_collide_with_other_keys_are_refused(
+    store: StateStore, kind: str
+) -> None:
+    with pytest.raises(ValueError, match="not allowed"):
+        await store.create(kind, "k", {})
+
+
+async def test_a_record_kind_named_events_does_not_collide_with_event_streams(
+    store: StateStore,
+) -> None:
+    await store.append_event("x", {"n": 1})
+    await store.create("events", "x", {"n": 2})
+    got = await store.get("events", "x")
+    assert got is not None and got.data == {"n": 2}
+    assert [e.data for e in await store.read_events("x")] == [{"n": 1}]
+
+
+async def test_a_streams_ttl_is_renewed_by_each_append_and_none_keeps_it_forever(
+    store: StateStore,
+) -> None:
+    await store.append_event("s", {"n": 1}, ttl=timedelta(milliseconds=200))
+    await store.append_event("s", {"n": 2})  # no TTL: the whole stream now stays
+    await anyio.sleep(0.4)
+    assert [e.seq for e in await store.read_events("s")] == [1, 2]
+
+
+async def test_an_expired_stream_starts_again_at_seq_one(store: StateStore) -> None:
+    await store.append_event("t", {"n": 1}, ttl=timedelta(milliseconds=100))
+    await store.append_event("t", {"n": 2}, ttl=timedelta(milliseconds=100))
+    with anyio.fail_after(10):
+        while await store.read_events("t"):
+            await anyio.sleep(0.05)
+    again = await store.append_event("t", {"n": 3}, ttl=timedelta(hours=1))
+    assert again.seq == 1
+    assert [e.data for e in await store.read_events("t")] == [{"n": 3}]
+
+
+@pytest.mark.parametrize(
+    ("limit", "window"), [(1, timedelta(0)), (0, timedelta(seconds=1)), (1, timedelta(seconds=-1))]
+)
+async def test_a_nonsensical_rate_limit_is_refused(
+    store: StateStore, limit: int, window: timedelta
+) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        await store.hit_rate_limit("k", limit=limit, window=window)
+
+
+async def test_sub_second_rate_limit_windows_count_alike_on_both_stores(store: StateStore) -> None:
+    window = timedelta(milliseconds=500)
+    with anyio.fail_after(10):
+        while True:
+            first = await store.hit_rate_limit("half", limit=1, window=window)
+            second = await store.hit_rate_limit("half", limit=1, window=window)
+            if first.reset_at == second.reset_at:  # both hits fell in one window
+                break
+    assert first.allowed and first.count == 1
+    assert not second.allowed and second.count == 2
