@@ -22,4 +22,5 @@ MCP_MOUNTS: tuple[McpMount, ...] = (
     McpMount("code-analysis", "mcp_servers.code_analysis"),
     McpMount("sequential-thinking", "mcp_servers.sequential_thinking"),
     McpMount("human-in-loop", "mcp_servers.human_in_loop"),
+    McpMount("code-interpreter", "mcp_servers.code_interpreter"),
 )

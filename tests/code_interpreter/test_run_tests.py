@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from tests.code_interpreter.conftest import OpenClient, call
+
+pytestmark = [pytest.mark.anyio, pytest.mark.bwrap]
+
+CODE = "def add(a, b):\n    return a + b\n"
+
+
+def outcomes(result: dict[str, Any]) -> dict[str, str]:
+    return {t["name"].split("::")[-1]: t["outcome"] for t in result["tests"]}
+
+
+async def test_each_test_is_counted_with_its_outcome_and_message(client: Client) -> None:
+    tests = (
+        "import pytest\n"
+        "def test_adds():\n    assert add(2, 3) == 5\n"
+        "def test_wrong():\n    assert add(2, 2) == 5\n"
+        "@pytest.mark.skip(reason='not today')\ndef test_skipped():\n    pass\n"
+        "@pytest.fixture\ndef broken():\n    raise RuntimeError('fixture broke')\n"
+        "def test_errors(broken):\n    pass\n"
+        "@pytest.mark.parametrize('n', [1, 2])\ndef test_param(n):\n    assert add(n, 0) == n\n"
+    )
+    result = await call(client, "run_tests", code=CODE, tests=tests)
+    assert result["status"] == "ok"
+    assert (
+        result["total"],
+        result["passed"],
+        result["failed"],
+        result["errors"],
+        result["skipped"],
+    ) == (
+        6,
+        3,
+        1,
+        1,
+        1,
+    )
+    assert result["success_rate"] == pytest.approx(3 / 5)
+    assert outcomes(result) == {
+        "test_adds": "passed",
+        "test_wrong": "failed",
+        "test_skipped": "skipped",
+        "test_errors": "error",
+        "test_param[1]": "passed",
+        "test_param[2]": "passed",
+    }
+    by_name = {t["name"].split("::")[-1]: t for t in result["tests"]}
+    assert "assert 4 == 5" in by_name["test_wrong"]["message"]
+    assert "fixture broke" in by_name["test_errors"]["message"]
+    assert by_name["test_skipped"]["message"] == "not today"
+    assert by_name["test_adds"]["name"] == "test_solution.py::test_adds"
+    assert "1 failed, 3 passed, 1 skipped, 1 error" in result["output"]
+
+
+async def test_tests_may_live_in_the_code_itself(client: Client) -> None:
+    result = await call(
+        client, "run_tests", code=CODE + "def test_inline():\n    assert add(1, 1) == 2\n"
+    )
+    assert (result["status"], result["total"], result["passed"], result["success_rate"]) == (
+        "ok",
+        1,
+        1,
+        1.0,
+    )
+    assert result["tests"][0]["name"] == "solution.py::test_inline"
+
+
+async def test_unittest_test_cases_run_too(client: Client) -> None:
+    tests = "import unittest\nclass T(unittest.TestCase):\n    def test_a(self):\n        self.assertEqual(add(1, 2), 3)\n"
+    result = await call(client, "run_tests", code=CODE, tests=tests, framework="unittest")
+    assert (result["status"], result["passed"]) == ("ok", 1)
+
+
+async def test_zero_tests_collected_is_an_error_never_a_success(client: Client) -> None:
+    result = await call(client, "run_tests", code=CODE, tests="def helper():\n    return 1\n")
+    assert (result["status"], result["total"], result["success_rate"]) == ("error", 0, 0.0)
+    assert "no tests were collected" in result["output"]
+
+
+async def test_a_collection_error_is_an_error(client: Client) -> None:
+    result = await call(
+        client, "run_tests", code="def broken(:\n", tests="def test_x():\n    pass\n"
+    )
+    assert result["status"] == "error"
+    assert result["passed"] == 0
+    assert any("SyntaxError" in t["message"] for t in result["tests"] if t["outcome"] == "error")
+
+
+async def test_a_process_exit_mid_run_counts_the_unreported_tests_as_errors(client: Client) -> None:
+    tests = (
+        "import os\n"
+        "def test_a():\n    pass\n"
+        "def test_b():\n    assert False\n"
+        "def test_c():\n    os._exit(0)\n"
+        "def test_d():\n    pass\n"
+    )
+    result = await call(client, "run_tests", code=CODE, tests=tests)
+    assert result["status"] == "error"
+    assert outcomes(result) == {
+        "test_a": "passed",
+        "test_b": "failed",
+        "test_c": "error",
+        "test_d": "error",
+    }
+    assert (result["passed"], result["success_rate"]) == (1, 0.25)
+    assert "did not finish" in result["tests"][2]["message"]
+
+
+async def test_a_conftest_written_by_the_code_is_ignored(client: Client) -> None:
+    code = (
+        "import os\n"
+        "open(os.path.join(os.path.dirname(__file__), 'conftest.py'), 'w').write(\n"
+        "    'import pytest\\n'\n"
+        "    '@pytest.hookimpl(hookwrapper=True)\\n'\n"
+        "    'def pytest_runtest_makereport(item, call):\\n'\n"
+        "    '    outcome = yield\\n'\n"
+        "    '    outcome.get_result().outcome = \"passed\"\\n')\n"
+    )
+    result = await call(
+        client, "run_tests", code=code, tests="def test_fails():\n    assert False\n"
+    )
+    assert (result["passed"], result["failed"]) == (0, 1)
+
+
+async def test_a_plugin_registered_by_the_code_makes_every_result_untrusted(client: Client) -> None:
+    tests = (
+        "import pytest, types\n"
+        "forger = types.ModuleType('forger')\n"
+        "exec('import pytest\\n@pytest.hookimpl(wrapper=True)\\ndef pytest_runtest_makereport(item, call):\\n"
+        '    report = yield\\n    report.outcome = "passed"\\n    return report\\n\', forger.__dict__)\n'
+        "def test_a_registers(request):\n    request.config.pluginmanager.register(forger, 'forger')\n"
+        "def test_b_fails():\n    assert False\n"
+    )
+    result = await call(client, "run_tests", code=CODE, tests=tests)
+    assert (result["status"], result["passed"], result["errors"]) == ("error", 0, 2)
+    assert "plugin was registered during the run: 'forger'" in result["tests"][1]["message"]
+
+
+async def test_replacing_pytest_internals_is_detected(client: Client) -> None:
+    code = (
+        "import _pytest.reports\n"
+        "original = _pytest.reports.TestReport.from_item_and_call.__func__\n"
+        "def forged(cls, item, call):\n"
+        "    report = original(cls, item, call)\n"
+        "    report.outcome, report.longrepr = 'passed', None\n"
+        "    return report\n"
+        "_pytest.reports.TestReport.from_item_and_call = classmethod(forged)\n"
+    )
+    result = await call(
+        client, "run_tests", code=code, tests="def test_fails():\n    assert False\n"
+    )
+    assert (result["status"], result["passed"]) == ("error", 0)
+
+
+async def test_a_test_run_that_hangs_ends_in_timeout_with_the_rest_as_errors(
+    open_client: OpenClient,
+) -> None:
+    tests = "import time\ndef test_quick():\n    pass\ndef test_hangs():\n    time.sleep(60)\ndef test_after():\n    pass\n"
+    async with open_client() as client:
+        result = await call(client, "run_tests", code=CODE, tests=tests, timeout_seconds=2)
+    assert result["status"] == "timeout"
+    assert outcomes(result) == {
+        "test_quick": "passed",
+        "test_hangs": "error",
+        "test_after": "error",
+    }
+    assert "time limit" in result["tests"][1]["message"]
+
+
+async def test_only_pytest_is_accepted(client: Client) -> None:
+    result = await client.call_tool("run_tests", {"code": CODE, "framework": "nose"})
+    assert result.is_error
+    assert "pytest" in str(result.content)
