@@ -59,6 +59,9 @@ async def server(data_dir: Path, store_url: str) -> AsyncIterator[str]:
         "PROMPTCRAFT_STORE_URL": store_url,
         "PROMPTCRAFT_MCP_REQUIRE_AUTH": "true",
         "PROMPTCRAFT_LOG_LEVEL": "WARNING",
+        # One requester makes hundreds of requests a minute here; the per-requester rate
+        # limit (default 60/min) protects production, not this measurement.
+        "HITL_REQUESTS_PER_MINUTE": "1000000",
     }
     log = (data_dir / f"server-{port}.log").open("wb")
     proc = subprocess.Popen(  # noqa: ASYNC220 - a benchmark's fixture

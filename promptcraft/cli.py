@@ -12,6 +12,7 @@ from datetime import timedelta
 import anyio
 
 from promptcraft.errors import PromptCraftError
+from promptcraft.logging_setup import configure_logging
 from promptcraft.runtime import Runtime, build_runtime
 from promptcraft.settings import load_core_settings
 
@@ -104,9 +105,7 @@ def _token_command(runtime: Runtime, args: argparse.Namespace) -> Callable[[], A
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(logging.INFO)
     try:
         if args.command == "serve":
             from promptcraft.serve import serve

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import uvicorn
@@ -22,6 +23,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from promptcraft.errors import PromptCraftError
+from promptcraft.logging_setup import configure_logging
 from promptcraft.runtime import Runtime, build_runtime
 from promptcraft.settings import CoreSettings, load_core_settings
 
@@ -67,11 +69,21 @@ def new_mcp_server(
 def transport_security(
     settings: CoreSettings, port: int | None = None
 ) -> TransportSecuritySettings:
-    """DNS-rebinding guard: the Host must be our bind address, loopback, or an allowed host."""
+    """DNS-rebinding guard: the Host must be loopback, our bind address, the host of
+    PROMPTCRAFT_PUBLIC_URL, or one of PROMPTCRAFT_ALLOWED_HOSTS."""
     port_part = f":{port}" if port else ":*"
     hosts = {*(f"{h}{port_part}" for h in _LOOPBACK), *settings.allowed_hosts}
-    if settings.host not in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::"):  # noqa: S104
+    wildcard_bind = settings.host in ("0.0.0.0", "::")  # noqa: S104
+    if settings.host not in ("127.0.0.1", "localhost", "::1") and not wildcard_bind:
         hosts.add(f"{settings.host}{port_part}")
+    if settings.public_url:
+        hosts.add(urlsplit(settings.public_url).netloc)
+    elif wildcard_bind and not settings.allowed_hosts:
+        logger.warning(
+            "bound to %s but only loopback Host headers are accepted: set PROMPTCRAFT_PUBLIC_URL "
+            "or PROMPTCRAFT_ALLOWED_HOSTS to the name clients use",
+            settings.host,
+        )
     origins = {f"http://{h}" for h in hosts} | {f"https://{h}" for h in hosts}
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
@@ -114,8 +126,8 @@ def run_server_main(
     parser.add_argument("--host", help="bind address for streamable HTTP (default from settings)")
     parser.add_argument("--port", type=int, help="port for streamable HTTP (default from settings)")
     args = parser.parse_args(argv)
-    # stdio servers must keep stdout for the protocol: log to stderr only.
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+    # stdio servers must keep stdout for the protocol: log to stderr only (and no secrets).
+    configure_logging(logging.INFO)
     try:
         overrides: dict[str, object] = {}
         if args.host:

@@ -7,6 +7,7 @@ import logging
 import uvicorn
 
 from gateway.app import create_app
+from promptcraft.logging_setup import configure_logging
 from promptcraft.runtime import build_runtime
 from promptcraft.settings import load_core_settings
 
@@ -20,6 +21,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     if port:
         overrides["port"] = port
     settings = load_core_settings(**overrides)
+    configure_logging(settings.log_level)
     runtime = build_runtime(settings)
     app = create_app(runtime)
     logger.info(

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
+from urllib.parse import urlsplit
 
 import aiosmtplib
 import httpx2
@@ -40,6 +41,8 @@ _STATUS_WORDS = {
     "cancelled": "Cancelled",
 }
 _USER_AGENT = "PromptCraft-HITL/0.1"
+SLACK_TEXT_LIMIT = 2900  # Slack allows 3000 characters per section text
+SLACK_CODE_LIMIT = 2500
 
 
 def summary(approval: Approval) -> JSONObject:
@@ -60,11 +63,19 @@ def summary(approval: Approval) -> JSONObject:
         "expires_at": iso(approval.expires_at),
         "decided_at": iso(approval.decided_at),
         "cancel_reason": approval.cancel_reason,
+        "context_sha256": approval.context_sha256,
+        "code_sha256": approval.code_sha256,
         "votes": [
             {"approver": v.approver, "decision": v.decision, "channel": v.channel, "at": iso(v.at)}
             for v in approval.votes
         ],
     }
+
+
+def redact_url(url: str) -> str:
+    """``https://hooks.slack.com/…``: webhook and response URLs are credentials; keep the host."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/…" if parts.netloc else "(a URL)"
 
 
 async def _post_json(
@@ -78,7 +89,8 @@ async def _post_json(
                 headers={"content-type": "application/json", "user-agent": _USER_AGENT, **headers},
             )
     except httpx2.HTTPError as exc:
-        raise DeliveryError(f"{what}: {type(exc).__name__}: {exc}") from exc
+        detail = str(exc).replace(url, redact_url(url))
+        raise DeliveryError(f"{what}: {type(exc).__name__}: {detail}") from None
     if not 200 <= response.status_code < 300:
         raise DeliveryError(f"{what}: HTTP {response.status_code} {response.text[:200]!r}")
 
@@ -114,9 +126,48 @@ def _utc(ts: float) -> datetime:
 # -- Slack -----------------------------------------------------------------------------------
 
 
-def _mrkdwn(text: str, limit: int = 2900) -> str:
-    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _mrkdwn(text: str, limit: int = SLACK_TEXT_LIMIT) -> str:
+    escaped = _escape(text)
     return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
+
+
+def _fits(text: str, limit: int = SLACK_TEXT_LIMIT) -> bool:
+    return len(_escape(text)) <= limit
+
+
+def _slack_code(code: str) -> tuple[str, bool]:
+    """The code block for Slack, and whether it shows all of the code."""
+    escaped = _escape(code.replace("```", "``\u200b`"))
+    if len(escaped) <= SLACK_CODE_LIMIT:
+        return f"```{escaped}```", True
+    cut = escaped[:SLACK_CODE_LIMIT]
+    amp = cut.rfind("&", len(cut) - 5)
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]  # never split an &lt; entity
+    return f"```{cut}\n… (truncated: {len(code):,} characters in all)```", False
+
+
+def slack_shows_everything(approval: Approval) -> bool:
+    """True when the Slack message shows the whole step, impact and code, so a click on
+    Approve there approves what the person saw. Otherwise Slack offers only Reject."""
+    impact = approval.context.get("impact_assessment")
+    code = approval.context.get("generated_code")
+    return (
+        _fits(approval.step_description)
+        and (not isinstance(impact, str) or _fits(impact))
+        and (not isinstance(code, str) or _slack_code(code)[1])
+    )
+
+
+SLACK_TOO_LONG = (
+    "This request is too long to show in Slack in full, so it cannot be approved here: review "
+    "the whole request and approve on the e-mail confirmation page, or through MCP (get_approval, "
+    "then respond_to_approval or decide_in_client). You can reject here."
+)
 
 
 def _slack_date(approval: Approval) -> str:
@@ -175,12 +226,8 @@ def slack_message(approval: Approval) -> JSONObject:
         )
     code = approval.context.get("generated_code")
     if isinstance(code, str) and code and not approval.final:
-        snippet = code.replace("```", "``\u200b`")
-        if len(snippet) > 2500:
-            snippet = snippet[:2500] + "\n… (truncated)"
-        blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"```{_mrkdwn(snippet)}```"}}
-        )
+        block, _complete = _slack_code(code)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": block}})
     if approval.final:
         line = f"*{status}*"
         if approval.votes:
@@ -196,32 +243,45 @@ def slack_message(approval: Approval) -> JSONObject:
                     "text": {"type": "mrkdwn", "text": f"*So far:* {_who(approval)}"},
                 }
             )
-        blocks.append(
+        buttons: list[JSONValue] = []
+        if slack_shows_everything(approval):
+            buttons.append(
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Approve"},
+                    "style": "primary",
+                    "action_id": APPROVE_ACTION,
+                    "value": approval.approval_id,
+                }
+            )
+        else:
+            blocks.append(
+                {"type": "section", "text": {"type": "mrkdwn", "text": f"*{SLACK_TOO_LONG}*"}}
+            )
+        buttons.append(
             {
-                "type": "actions",
-                "block_id": f"hitl:{approval.approval_id}",
-                "elements": [
-                    {
-                        "type": "button",
-                        "text": {"type": "plain_text", "text": "Approve"},
-                        "style": "primary",
-                        "action_id": APPROVE_ACTION,
-                        "value": approval.approval_id,
-                    },
-                    {
-                        "type": "button",
-                        "text": {"type": "plain_text", "text": "Reject"},
-                        "style": "danger",
-                        "action_id": REJECT_ACTION,
-                        "value": approval.approval_id,
-                    },
-                ],
+                "type": "button",
+                "text": {"type": "plain_text", "text": "Reject"},
+                "style": "danger",
+                "action_id": REJECT_ACTION,
+                "value": approval.approval_id,
             }
+        )
+        blocks.append(
+            {"type": "actions", "block_id": f"hitl:{approval.approval_id}", "elements": buttons}
         )
     blocks.append(
         {
             "type": "context",
-            "elements": [{"type": "mrkdwn", "text": f"Approval `{approval.approval_id}`"}],
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": (
+                        f"Approval `{approval.approval_id}` · context SHA-256 "
+                        f"`{approval.context_sha256}`"
+                    ),
+                }
+            ],
         }
     )
     return {"text": f"{title} — {approval.step_description[:200]}", "blocks": list(blocks)}
@@ -241,12 +301,10 @@ async def send_slack(settings: HumanInLoopSettings, approval: Approval, purpose:
                 approval.slack_response_url, body, {}, timeout, "Slack refused the update"
             )
             return
-        except DeliveryError as exc:
+        except DeliveryError:
             if purpose == "update":
                 raise
-            logger.info(
-                "response_url update failed (%s); posting the outcome as a new message", exc
-            )
+            logger.info("response_url update failed; posting the outcome as a new message")
     body = json.dumps(message).encode()
     await _post_json(
         settings.slack_webhook_url.get_secret_value(),
@@ -272,11 +330,13 @@ def _email_text(approval: Approval, approve_url: str, reject_url: str) -> tuple[
         f"Requested by: {approval.requested_by or 'anonymous'}",
         f"Approvals needed: {approval.required_approvers}",
         f"Deadline: {iso(approval.expires_at)} (no decision by then counts as rejection)",
+        f"Context SHA-256: {approval.context_sha256}",
         "",
         f"Approve: {approve_url}",
         f"Reject:  {reject_url}",
         "",
-        "Each link opens a confirmation page; nothing is decided until you confirm there.",
+        "Each link opens a confirmation page that shows the whole request, generated code "
+        "included; nothing is decided until you confirm there.",
         f"Approval id: {approval.approval_id}",
     ]
     text = "\n".join(lines)
@@ -284,7 +344,11 @@ def _email_text(approval: Approval, approve_url: str, reject_url: str) -> tuple[
     code = approval.context.get("generated_code")
     code_html = ""
     if isinstance(code, str) and code:
-        shown = code if len(code) <= 20_000 else code[:20_000] + "\n… (truncated)"
+        shown = (
+            code
+            if len(code) <= 20_000
+            else code[:20_000] + "\n… (truncated here; the confirmation page shows all of it)"
+        )
         code_html = f"<h3>Generated code</h3><pre>{e(shown)}</pre>"
     page = (
         "<html><body>"

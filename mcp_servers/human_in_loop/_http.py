@@ -5,7 +5,12 @@
   IDs may decide.
 - ``GET /hitl/email/confirm?token=...``: a confirmation page. Opening a link decides nothing
   (mail scanners pre-fetch links).
-- ``POST /hitl/email/decide``: the confirmation; spends the single-use token and votes.
+- ``POST /hitl/email/decide``: the confirmation; votes, then spends the single-use token
+  (a vote that fails leaves the link usable).
+
+Every Slack user ID and e-mail address is resolved to a PromptCraft user through
+HITL_IDENTITY_MAP (the server does not start otherwise); that user must exist and be active,
+and is who the vote counts for.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from mcp_servers.human_in_loop._channels import (
     DECIDE_PATH,
     REJECT_ACTION,
     SLACK_PATH,
+    SLACK_TOO_LONG,
+    slack_shows_everything,
 )
 from mcp_servers.human_in_loop._model import Approval, Decision, Voter, iso
 from mcp_servers.human_in_loop._service import ApprovalService
@@ -88,13 +95,14 @@ def _summary_html(approval: Approval) -> str:
         ("Approvals", f"{approval.approvals} of {approval.required_approvers}"),
         ("Status", approval.status),
         ("Deadline", iso(approval.expires_at) or ""),
+        ("Context SHA-256", approval.context_sha256),
     ]
     table = "".join(f"<tr><th align='left'>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows)
     code = approval.context.get("generated_code")
     code_html = ""
     if isinstance(code, str) and code:
-        shown = code if len(code) <= 50_000 else code[:50_000] + "\n… (truncated)"
-        code_html = f"<h2>Generated code</h2><pre>{e(shown)}</pre>"
+        # All of it (bounded by HITL_MAX_CODE_CHARS): this page is where people approve.
+        code_html = f"<h2>Generated code ({len(code):,} characters)</h2><pre>{e(code)}</pre>"
     return f"<table>{table}</table>{code_html}"
 
 
@@ -103,9 +111,26 @@ class _Endpoints:
         self.service = service
         self.settings = service.settings
 
-    def email_voter(self, claims: LinkClaims) -> Voter:
-        identity = self.settings.identity_map.get(claims.approver, claims.approver)
-        return Voter(identity, "email", claims.approver)
+    def voter(self, channel: str, via: str) -> Voter:
+        """The person behind a channel identity (HITL_IDENTITY_MAP); unresolved never counts."""
+        identity = self.settings.resolve_identity(via)
+        return Voter(identity or via, channel, via, resolved=identity is not None)
+
+    async def precheck(
+        self, approval_id: str, voter: Voter, decision: Decision, *, slack: bool
+    ) -> None:
+        """Channel rules before a vote (refusals audited): Slack approves only what it showed
+        in full, and the mapped user must exist and be active."""
+        try:
+            if slack and decision == "approved":
+                approval = await self.service.get(approval_id)
+                if not slack_shows_everything(approval):
+                    raise NotAllowedError(SLACK_TOO_LONG)
+            if voter.resolved:
+                await self.service.require_person(voter.identity)
+        except NotAllowedError as exc:
+            await self.service.refused(approval_id, voter, decision, str(exc))
+            raise
 
     def still_listed(self, claims: LinkClaims) -> bool:
         return claims.approver.removeprefix("email:") in self.settings.email_approvers
@@ -141,8 +166,7 @@ class _Endpoints:
         approval_id = str(action.get("value") or "")
         if decision is None or not approval_id:
             return Response(status_code=200)  # some other app's button
-        via = f"slack:{user_id}"
-        voter = Voter(self.settings.identity_map.get(via, via), "slack", via)
+        voter = self.voter("slack", f"slack:{user_id}")
         if user_id not in self.settings.slack_allowed_user_ids:
             reason = f"Slack user {user_id} is not in HITL_SLACK_ALLOWED_USER_IDS"
             await self.service.refused(approval_id, voter, decision, reason)
@@ -151,6 +175,7 @@ class _Endpoints:
             )
         response_url = payload.get("response_url")
         try:
+            await self.precheck(approval_id, voter, decision, slack=True)
             outcome = await self.service.vote(
                 approval_id,
                 voter,
@@ -218,13 +243,20 @@ class _Endpoints:
             claims = verify_link_token(await self.service.link_key(), token)
         except LinkTokenError as exc:
             return _page("This link cannot be used", f"<p>{html.escape(str(exc))}</p>", 400)
-        voter = self.email_voter(claims)
+        voter = self.voter("email", claims.approver)
         if not self.still_listed(claims):
             reason = f"{claims.approver} is no longer in HITL_EMAIL_APPROVERS"
             await self.service.refused(claims.approval_id, voter, claims.decision, reason)
             return _page("Not allowed", f"<p>{html.escape(reason)}.</p>", 403)
-        ttl = timedelta(seconds=max(60, claims.expires_at - _now())) + timedelta(hours=1)
+        used = _used_page()
         try:
+            if await self.service.store.get(LINK_USED_KIND, claims.nonce) is not None:
+                return used
+            await self.precheck(claims.approval_id, voter, claims.decision, slack=False)
+            outcome = await self.service.vote(claims.approval_id, voter, claims.decision, comment)
+            # Spent only once the vote is in: a failed attempt leaves the link usable. Two
+            # simultaneous confirmations are one person's same decision, counted once anyway.
+            ttl = timedelta(seconds=max(60, claims.expires_at - _now())) + timedelta(hours=1)
             await self.service.store.create(
                 LINK_USED_KIND,
                 claims.nonce,
@@ -232,13 +264,7 @@ class _Endpoints:
                 ttl=ttl,
             )
         except RecordExistsError:
-            return _page(
-                "This link was already used",
-                "<p>Each e-mail link decides once. Open the approval's status elsewhere.</p>",
-                409,
-            )
-        try:
-            outcome = await self.service.vote(claims.approval_id, voter, claims.decision, comment)
+            return used
         except ApprovalNotFoundError as exc:
             return _page("Unknown approval", f"<p>{html.escape(str(exc))}</p>", 404)
         except NotAllowedError as exc:
@@ -252,6 +278,14 @@ class _Endpoints:
             "Thank you" if outcome.recorded else "Nothing changed",
             f"<p>{html.escape(outcome.message)}</p>{_summary_html(approval)}",
         )
+
+
+def _used_page() -> HTMLResponse:
+    return _page(
+        "This link was already used",
+        "<p>Each e-mail link decides once. Open the approval's status elsewhere.</p>",
+        409,
+    )
 
 
 def create_routes(service: ApprovalService) -> list[Route]:

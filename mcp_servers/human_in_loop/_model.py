@@ -7,6 +7,8 @@ compare-and-set, so two deciders can never both win.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal, cast
@@ -35,14 +37,32 @@ def parse_iso(value: JSONValue) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
+def canonical_json(value: JSONValue) -> bytes:
+    """The canonical form fingerprints are taken of: UTF-8 JSON, keys sorted, no spaces."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def context_sha256(context: JSONObject) -> str:
+    """SHA-256 (hex) of the approval's context in canonical JSON: what the approvers judged."""
+    return hashlib.sha256(canonical_json(context)).hexdigest()
+
+
+def code_sha256(context: JSONObject) -> str | None:
+    """SHA-256 (hex) of context.generated_code as UTF-8, or None when there is no code."""
+    code = context.get("generated_code")
+    return hashlib.sha256(code.encode()).hexdigest() if isinstance(code, str) else None
+
+
 @dataclass(frozen=True, slots=True)
 class Voter:
-    """Who is deciding: ``identity`` is what counts (a PromptCraft user name, or a channel
-    identity such as ``slack:U0123`` when it maps to none); ``via`` is the raw channel identity."""
+    """Who is deciding: ``identity`` is what counts (a PromptCraft user name, resolved from the
+    channel identity through HITL_IDENTITY_MAP); ``via`` is the raw channel identity.
+    ``resolved`` is False for a channel identity that maps to no user: it never counts."""
 
     identity: str
     channel: str
     via: str
+    resolved: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +127,20 @@ class Approval:
     @property
     def final(self) -> bool:
         return self.status in FINAL
+
+    @property
+    def context_sha256(self) -> str:
+        return context_sha256(self.context)
+
+    @property
+    def code_sha256(self) -> str | None:
+        return code_sha256(self.context)
+
+    @property
+    def requested_session(self) -> str | None:
+        """The MCP client session the request came from (see ``_access.session_key``)."""
+        value = self.extra.get("requested_session")
+        return value if isinstance(value, str) else None
 
     @property
     def approvals(self) -> int:
@@ -198,7 +232,13 @@ class VoteOutcome:
 
 
 def check_may_vote(approval: Approval, voter: Voter) -> None:
-    """The one rule no setting relaxes: nobody decides their own request."""
+    """The rules no setting relaxes: a vote is a person's (a channel identity that maps to no
+    PromptCraft user never counts), and nobody decides their own request."""
+    if not voter.resolved:
+        raise NotAllowedError(
+            f"{voter.via} is not mapped to a PromptCraft user (HITL_IDENTITY_MAP), so its vote "
+            f"cannot be attributed to a person and does not count on approval {approval.approval_id}"
+        )
     if approval.requested_by is not None and voter.identity == approval.requested_by:
         raise NotAllowedError(
             f"{voter.identity} requested approval {approval.approval_id} and cannot decide it; "

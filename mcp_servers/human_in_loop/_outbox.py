@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sys
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 DELIVERY_KIND = "hitl_delivery"
 _LEASE_MARGIN_SECONDS = 5.0
+MAX_IN_FLIGHT = 256  # deliveries one worker runs at once; the rest start on the next ticks
 
 # Workers parked on a store, so an enqueue anywhere in this process wakes them at once
 # (other processes' workers pick deliveries up at their next sweep tick).
@@ -135,10 +137,13 @@ class Outbox:
     # -- the worker side -------------------------------------------------------------------
 
     async def dispatch_due(self, tg: anyio.abc.TaskGroup) -> int:
-        """Claim every due delivery and start it in ``tg``; returns how many started."""
+        """Claim due deliveries (every one, up to MAX_IN_FLIGHT running at once) and start
+        them in ``tg``; returns how many started. Deliveries left over start on later ticks."""
         started = 0
         now = time.time()
-        for record in await self._store.list_records(DELIVERY_KIND, limit=10_000):
+        for record in await self._store.list_records(DELIVERY_KIND, limit=sys.maxsize):
+            if len(self._inflight) >= MAX_IN_FLIGHT:
+                break
             delivery = Delivery.from_record(record)
             if delivery.key in self._inflight:
                 continue

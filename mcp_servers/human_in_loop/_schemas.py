@@ -8,9 +8,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mcp_servers.human_in_loop._audit import AuditEvent
 from mcp_servers.human_in_loop._model import Approval, iso
-from mcp_servers.human_in_loop._settings import ChannelName, RiskLevel
+from mcp_servers.human_in_loop._settings import HARD_MAX_CODE_CHARS, ChannelName, RiskLevel
 
-MAX_CODE_CHARS = 500_000
+MAX_COMMENT_CHARS = 5000
+_SHA_NOTE = (
+    "SHA-256 (hex) of the approval's context as canonical JSON (UTF-8, keys sorted, "
+    'separators "," and ":", non-ASCII kept): compare it with the context you are about to run, '
+    "so what runs is what was approved."
+)
 
 
 class ApprovalContext(BaseModel):
@@ -19,13 +24,16 @@ class ApprovalContext(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     generated_code: str | None = Field(
-        default=None, max_length=MAX_CODE_CHARS, description="The code to be deployed or run."
+        default=None,
+        max_length=HARD_MAX_CODE_CHARS,
+        description="The code to be deployed or run (at most HITL_MAX_CODE_CHARS characters).",
     )
     security_report: dict[str, Any] | None = Field(
         default=None,
         description=(
-            "Analyser output; findings in its issues/findings/results/vulnerabilities list "
-            "(each with a severity) raise the risk score."
+            "Analyser output about generated_code: SARIF, bandit JSON, semgrep JSON, or "
+            "PromptCraft code_analysis output (at most HITL_MAX_REPORT_BYTES as JSON). Findings "
+            "raise the risk score; code without a readable report counts as a severe finding."
         ),
     )
     impact_assessment: str = Field(
@@ -50,15 +58,24 @@ class ApprovalOptions(BaseModel):
         description="Where to notify approvers; default: every channel configured on the server.",
     )
     required_approvers: int = Field(
-        default=1, ge=1, le=20, description="Distinct approvers needed; any one rejection is final."
+        default=1,
+        ge=1,
+        le=20,
+        description=(
+            "Distinct people needed; any one rejection is final. Raised to the server's minimum "
+            "for the approval type (HITL_MIN_APPROVERS), never lowered."
+        ),
     )
     auto_approve_threshold: int | None = Field(
         default=None,
         ge=0,
         le=100,
         description=(
-            "Approve at once when the server's risk score (0-100) is at or below this; capped by "
-            "the server, never for critical risk, security overrides or high findings."
+            "Opt in to automatic approval when the server's risk score (0-100) is at or below "
+            "this. The server decides: off unless the operator set HITL_AUTO_APPROVE_MAX_THRESHOLD "
+            "(this value can only lower it) and allows the type (HITL_AUTO_APPROVE_TYPES); never "
+            "for security overrides, critical risk, more than one approver, severe or unrated "
+            "findings, or code without a readable security report."
         ),
     )
 
@@ -86,6 +103,10 @@ class ApprovalView(BaseModel):
     required_approvers: int
     approvals: int = Field(description="Distinct approvers who approved so far.")
     votes: list[VoteView]
+    context_sha256: str = Field(description=_SHA_NOTE)
+    code_sha256: str | None = Field(
+        description="SHA-256 (hex) of context.generated_code as UTF-8; null without code."
+    )
     requested_by: str | None
     notification_channels: list[str]
     created_at: str
@@ -121,6 +142,8 @@ def view_fields(approval: Approval) -> dict[str, Any]:
             )
             for v in approval.votes
         ],
+        "context_sha256": approval.context_sha256,
+        "code_sha256": approval.code_sha256,
         "requested_by": approval.requested_by,
         "notification_channels": list(approval.channels),
         "created_at": iso(approval.created_at) or "",
@@ -137,7 +160,7 @@ class AuditEventView(BaseModel):
         description=(
             "created, auto_approved, delivery_sent, delivery_failed, delivery_abandoned, "
             "delivery_skipped, vote, vote_refused, approved, rejected, expired, cancelled, "
-            "elicitation_declined, elicitation_cancelled"
+            "elicitation_declined, elicitation_cancelled, audit_suppressed"
         )
     )
     actor: str
@@ -172,6 +195,9 @@ class RequestApprovalResult(BaseModel):
     )
     risk_score: int
     auto_approved: bool
+    required_approvers: int
+    context_sha256: str = Field(description=_SHA_NOTE)
+    code_sha256: str | None
     notification_channels: list[str]
     warnings: list[str]
     next_step: str

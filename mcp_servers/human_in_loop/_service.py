@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import secrets
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -23,6 +24,7 @@ from typing import TypeVar
 import anyio
 
 from mcp_servers.human_in_loop import _outbox
+from mcp_servers.human_in_loop._access import identifies_a_session, same_local_client
 from mcp_servers.human_in_loop._audit import AuditEvent, append_audit, read_audit
 from mcp_servers.human_in_loop._model import (
     APPROVAL_KIND,
@@ -35,6 +37,7 @@ from mcp_servers.human_in_loop._model import (
     apply_cancel,
     apply_expiry,
     apply_vote,
+    canonical_json,
     check_may_vote,
     utcnow,
 )
@@ -57,6 +60,9 @@ T = TypeVar("T")
 SECRET_KIND = "hitl_secret"  # noqa: S105 - a record kind, not a secret
 MAX_WAIT_SECONDS = 50.0
 _CAS_ATTEMPTS = 200
+ALL_RECORDS = sys.maxsize  # list_records limit: every live record, never a silent cut
+REFUSALS_AUDITED = 30  # vote_refused / elicitation events kept per approval per window
+REFUSALS_WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,8 +264,54 @@ class ApprovalService:
 
     # -- create ----------------------------------------------------------------------------
 
-    async def create(self, request: NewApproval, requester: str | None) -> Created:
+    def _check_size(self, context: JSONObject) -> None:
         settings = self.settings
+        code = context.get("generated_code")
+        if isinstance(code, str) and len(code) > settings.max_code_chars:
+            raise InvalidApprovalRequestError(
+                f"context.generated_code is {len(code):,} characters; this server accepts at most "
+                f"{settings.max_code_chars:,} (HITL_MAX_CODE_CHARS). Split the step into smaller ones."
+            )
+        report = context.get("security_report")
+        if report is not None:
+            size = len(canonical_json(report))
+            if size > settings.max_report_bytes:
+                raise InvalidApprovalRequestError(
+                    f"context.security_report is {size:,} bytes as JSON; this server accepts at "
+                    f"most {settings.max_report_bytes:,} (HITL_MAX_REPORT_BYTES). Send only the "
+                    "findings (e.g. SARIF runs[].results, or bandit/semgrep results)."
+                )
+
+    async def _check_budget(self, requester: str | None) -> None:
+        """Per-requester rate limit and cap on open approvals (refused with the setting)."""
+        settings = self.settings
+        who = requester or "anonymous callers"
+        hit = await self.store.hit_rate_limit(
+            f"hitl:requests:{requester or ''}",
+            limit=settings.requests_per_minute,
+            window=timedelta(minutes=1),
+        )
+        if not hit.allowed:
+            wait = max(1, int((hit.reset_at - utcnow()).total_seconds()) + 1)
+            raise InvalidApprovalRequestError(
+                f"{who} already made {hit.limit} approval requests this minute "
+                f"(HITL_REQUESTS_PER_MINUTE={hit.limit}); try again in {wait} s"
+            )
+        pending = 0
+        for record in await self.store.list_records(PENDING_KIND, limit=ALL_RECORDS):
+            if record.data.get("requested_by") == requester:
+                pending += 1
+        if pending >= settings.max_pending_per_requester:
+            raise InvalidApprovalRequestError(
+                f"{who} already has {pending} pending approvals, the most this server allows "
+                f"(HITL_MAX_PENDING_PER_REQUESTER); wait for decisions or cancel some first"
+            )
+
+    async def create(
+        self, request: NewApproval, requester: str | None, *, session: str | None = None
+    ) -> Created:
+        settings = self.settings
+        self._check_size(request.context)
         timeout = request.timeout_minutes or settings.approval_timeout_minutes
         if timeout > settings.max_timeout_minutes:
             raise InvalidApprovalRequestError(
@@ -289,9 +341,22 @@ class ApprovalService:
             existing = await self._replay(idem_key, fingerprint)
             if existing is not None:
                 return existing
+        await self._check_budget(requester)
 
+        required = max(
+            request.required_approvers, settings.minimum_approvers(request.approval_type)
+        )
+        if required > request.required_approvers:
+            warnings.append(
+                f"required_approvers raised to {required}, this server's minimum for "
+                f"{request.approval_type} (HITL_MIN_APPROVERS)"
+            )
         risk = assess(
-            settings, request.approval_type, request.context, request.auto_approve_threshold
+            settings,
+            request.approval_type,
+            request.context,
+            request.auto_approve_threshold,
+            required,
         )
         now = utcnow()
         approval = Approval(
@@ -302,7 +367,7 @@ class ApprovalService:
             context=request.context,
             risk_level=str(request.context.get("risk_level", "critical")),
             risk_score=risk.score,
-            required_approvers=request.required_approvers,
+            required_approvers=required,
             auto_approve_threshold=risk.effective_threshold,
             channels=tuple(channels),
             timeout_minutes=timeout,
@@ -313,7 +378,7 @@ class ApprovalService:
             fingerprint=fingerprint,
             decided_at=now if risk.auto_approve else None,
             auto_approved=risk.auto_approve,
-            extra={"announced": False},
+            extra={"announced": False, "requested_session": session},
         )
         ttl = self._ttl(approval)
         record = await self.store.create(
@@ -361,6 +426,7 @@ class ApprovalService:
             index: JSONObject = {
                 "workflow_id": approval.workflow_id,
                 "deadline": approval.expires_at.timestamp(),
+                "requested_by": approval.requested_by,
             }
             with suppress(RecordExistsError):
                 await self.store.create(
@@ -424,17 +490,30 @@ class ApprovalService:
             return approval
         return await self.get(approval_id)
 
-    async def list_pending(self, workflow_id: str | None = None) -> list[Approval]:
+    async def list_pending(
+        self,
+        workflow_id: str | None = None,
+        *,
+        all_requesters: bool = True,
+        requested_by: str | None = None,
+    ) -> list[Approval]:
+        """Every pending approval (of one workflow), or only ``requested_by``'s when
+        ``all_requesters`` is False."""
         found: list[Approval] = []
-        for record in await self.store.list_records(PENDING_KIND, limit=10_000):
+        for record in await self.store.list_records(PENDING_KIND, limit=ALL_RECORDS):
             if workflow_id is not None and record.data.get("workflow_id") != workflow_id:
+                continue
+            indexed = record.data.get("requested_by", requested_by)
+            if not all_requesters and indexed != requested_by:
                 continue
             try:
                 approval = await self.get(record.key)
             except ApprovalNotFoundError:
                 await self.store.delete(PENDING_KIND, record.key)
                 continue
-            if approval.status == "pending":
+            if approval.status == "pending" and (
+                all_requesters or approval.requested_by == requested_by
+            ):
                 found.append(approval)
         found.sort(key=lambda a: a.created_at)
         return found
@@ -466,11 +545,36 @@ class ApprovalService:
             raise
         return VoteOutcome(approval, outcome.recorded, outcome.message)
 
+    async def _audit_budget(self, approval: Approval) -> bool:
+        """Refusals and unanswered questions are audited up to REFUSALS_AUDITED per approval per
+        hour, so nobody can grow an approval's audit trail without bound; the first one over
+        the budget leaves a note that the rest of the hour is not recorded."""
+        hit = await self.store.hit_rate_limit(
+            f"hitl:refusals:{approval.approval_id}", limit=REFUSALS_AUDITED, window=REFUSALS_WINDOW
+        )
+        if hit.allowed:
+            return True
+        if hit.count == REFUSALS_AUDITED + 1:
+            await self._audit(
+                approval,
+                "audit_suppressed",
+                actor="system",
+                channel="audit",
+                reason=(
+                    f"more than {REFUSALS_AUDITED} refused or unanswered decisions within "
+                    f"{REFUSALS_WINDOW}; further ones are not recorded until {hit.reset_at.isoformat()}"
+                ),
+            )
+        logger.warning("approval %s: audit budget for refusals spent", approval.approval_id)
+        return False
+
     async def refused(self, approval_id: str, voter: Voter, decision: str, reason: str) -> None:
         """Audit a decision that was not accepted (who tried, through what, and why)."""
         try:
             approval, _ = await self._load(approval_id)
         except ApprovalNotFoundError:
+            return
+        if not await self._audit_budget(approval):
             return
         await self._audit(
             approval,
@@ -484,28 +588,86 @@ class ApprovalService:
 
     async def note(self, approval: Approval, type_: str, voter: Voter) -> None:
         """Audit something a person did that changes no state (e.g. declined to answer)."""
+        if not await self._audit_budget(approval):
+            return
         await self._audit(
             approval, type_, actor=voter.identity, channel=voter.channel, via=voter.via
         )
 
-    async def check_voter(self, approval_id: str, voter: Voter) -> Approval:
-        """Fail early (before asking a person) if this voter could not decide now."""
+    async def require_person(self, identity: str) -> None:
+        """A channel identity's user (HITL_IDENTITY_MAP) must exist and be active to vote."""
+        user = await self.runtime.users.get(identity)
+        if user is None or not user.active:
+            state = "does not exist" if user is None else "is disabled"
+            raise NotAllowedError(
+                f"the PromptCraft user {identity!r} (from HITL_IDENTITY_MAP) {state}, so this vote "
+                "cannot count; an admin can add or enable the user"
+            )
+
+    async def check_voter(
+        self,
+        approval_id: str,
+        voter: Voter,
+        *,
+        local_session: str | None = None,
+        require_pending: bool = True,
+    ) -> Approval:
+        """Fail early (before asking a person) if this voter could not decide now.
+
+        ``local_session``: the session key of an unauthenticated local client answering as
+        HITL_LOCAL_APPROVER; it may not be the session that made the request."""
         approval = await self.get(approval_id)
         check_may_vote(approval, voter)
-        if approval.status != "pending":
+        if local_session is not None and same_local_client(
+            approval.requested_session, local_session
+        ):
+            raise NotAllowedError(
+                f"approval {approval_id} was requested from this MCP client session, so an answer "
+                "given here could come from the requester itself and does not count; the approver "
+                "must answer from their own client (another session), Slack, e-mail, or "
+                "respond_to_approval with their own token"
+            )
+        if require_pending and approval.status != "pending":
             raise DecisionConflictError(
                 f"approval {approval_id} is already {approval.status}; there is nothing to decide"
             )
         return approval
 
     async def cancel(
-        self, approval_id: str, actor: str | None, reason: str, *, may_cancel_any: bool
+        self,
+        approval_id: str,
+        actor: str | None,
+        reason: str,
+        *,
+        may_cancel_any: bool,
+        session: str | None = None,
     ) -> Approval:
+        """The requester or an admin. Without a token nobody is anybody: an unauthenticated
+        request can be cancelled only from the client connection that made it."""
+
         def step(approval: Approval, now: datetime) -> tuple[Approval, None]:
-            if not may_cancel_any and approval.requested_by != actor:
+            if may_cancel_any:
+                allowed = True
+            elif actor is not None:
+                allowed = approval.requested_by == actor
+            else:
+                # Only a connection identity tells clients apart; without one (the 2026
+                # single-exchange protocol) nobody can show they made the request.
+                allowed = (
+                    approval.requested_by is None
+                    and identifies_a_session(session)
+                    and approval.requested_session == session
+                )
+            if not allowed:
+                hint = (
+                    " (an unauthenticated request only from the MCP session that made it, over a "
+                    "protocol version with sessions; otherwise let it time out)"
+                    if approval.requested_by is None
+                    else ""
+                )
                 raise NotAllowedError(
-                    f"only the requester ({approval.requested_by or 'anonymous'}) or an admin may "
-                    f"cancel approval {approval_id}"
+                    f"only the requester ({approval.requested_by or 'anonymous'}){hint} or an "
+                    f"admin may cancel approval {approval_id}"
                 )
             return apply_cancel(approval, actor, reason, now), None
 
@@ -533,7 +695,7 @@ class ApprovalService:
         """Expire every overdue approval; drop index entries of closed or vanished ones."""
         expired = 0
         now = time.time()
-        for record in await self.store.list_records(PENDING_KIND, limit=10_000):
+        for record in await self.store.list_records(PENDING_KIND, limit=ALL_RECORDS):
             deadline = record.data.get("deadline")
             if not isinstance(deadline, int | float) or deadline > now:
                 continue

@@ -28,6 +28,16 @@ DEFAULT_TYPE_ADJUSTMENTS: dict[str, int] = {
     "data_access": 10,
     "external_api": 5,
 }
+APPROVAL_TYPES: tuple[str, ...] = (
+    "code_deployment",
+    "security_override",
+    "data_access",
+    "external_api",
+)
+DEFAULT_AUTO_APPROVE_TYPES: tuple[str, ...] = ("data_access", "external_api")
+NEVER_AUTO_APPROVED: frozenset[str] = frozenset({"security_override"})
+MAX_REQUIRED_APPROVERS = 20
+HARD_MAX_CODE_CHARS = 500_000
 
 _PLACEHOLDER_WORDS = ("change", "your", "example", "placeholder", "xxxx", "dummy", "replace")
 _URL_PLACEHOLDERS = ("your-", "your_", "yourdomain", "changeme", "placeholder", "xxxx")
@@ -125,16 +135,20 @@ class HumanInLoopSettings(BaseSettings):
     local_approver: str | None = Field(
         default=None,
         description=(
-            "When MCP auth is off (stdio, local development), an answer given in the client through "
-            "decide_in_client counts as a vote by this user name; unset, such answers are refused."
+            "Over stdio (or an in-process client), where there is no bearer token, an answer given "
+            "in the client through decide_in_client counts as a vote by this user name, never from "
+            "the client session that made the request. Ignored over HTTP, also with auth off. "
+            "Unset, unauthenticated answers are refused."
         ),
     )
     identity_map: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict,
         description=(
             "Maps channel identities to PromptCraft user names (JSON object or "
-            "'slack:U0123=alice,email:bob@corp.test=bob'), so distinct-approver counting and the "
-            "rule that requesters never approve their own requests hold across channels."
+            "'slack:U0123=alice,email:bob@corp.test=bob'). Every HITL_SLACK_ALLOWED_USER_IDS entry "
+            "and every HITL_EMAIL_APPROVERS address must be mapped (the server refuses to start "
+            "otherwise), so votes are counted per person and requesters never approve their own "
+            "requests on any channel."
         ),
     )
 
@@ -148,14 +162,52 @@ class HumanInLoopSettings(BaseSettings):
         description="Points added to the risk score per approval_type.",
     )
     auto_approve_max_threshold: int = Field(
-        default=30,
+        default=0,
         ge=0,
         le=100,
         description=(
-            "Highest auto_approve_threshold a request may use; higher ones are lowered to it, so "
-            "an agent cannot approve its own risky requests by asking for a high threshold. 0 turns "
-            "auto-approval off."
+            "Server risk-score threshold for automatic approval; 0 (the default) turns "
+            "auto-approval off. A request that opts in with auto_approve_threshold may only lower "
+            "it, never raise it."
         ),
+    )
+    auto_approve_types: Annotated[list[ApprovalType], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_AUTO_APPROVE_TYPES),  # type: ignore[arg-type]
+        description=(
+            "Approval types that may ever be approved automatically (comma-separated or JSON "
+            "list); security_override never may."
+        ),
+    )
+    min_approvers: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=dict,
+        description=(
+            "Minimum required_approvers per approval_type (JSON object or "
+            "'code_deployment=2,security_override=2'; unlisted types: 1). A request may ask for "
+            "more, never fewer."
+        ),
+    )
+
+    # -- limits ----------------------------------------------------------------------
+    requests_per_minute: int = Field(
+        default=60,
+        ge=1,
+        description="request_approval calls allowed per requester per minute (anonymous callers share one budget).",
+    )
+    max_pending_per_requester: int = Field(
+        default=100,
+        ge=1,
+        description="Pending approvals one requester may have open at once; more are refused until some close.",
+    )
+    max_code_chars: int = Field(
+        default=200_000,
+        ge=1,
+        le=HARD_MAX_CODE_CHARS,
+        description="Longest context.generated_code accepted, in characters.",
+    )
+    max_report_bytes: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Largest context.security_report accepted, in bytes of compact JSON.",
     )
 
     # -- webhook (Standard Webhooks) -------------------------------------------------
@@ -179,7 +231,10 @@ class HumanInLoopSettings(BaseSettings):
     )
     slack_allowed_user_ids: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Slack user IDs whose Approve/Reject clicks count; clicks from anyone else are refused.",
+        description=(
+            "Slack user IDs whose Approve/Reject clicks count (each mapped to a user in "
+            "HITL_IDENTITY_MAP); clicks from anyone else are refused."
+        ),
     )
 
     # -- e-mail ----------------------------------------------------------------------
@@ -203,7 +258,10 @@ class HumanInLoopSettings(BaseSettings):
     email_from: str | None = Field(default=None, description="From address of approval e-mails.")
     email_approvers: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Addresses that receive approval e-mails, each with its own single-use links.",
+        description=(
+            "Addresses that receive approval e-mails, each with its own single-use links (each "
+            "mapped to a user in HITL_IDENTITY_MAP)."
+        ),
     )
     link_secret: SecretStr | None = Field(
         default=None,
@@ -230,11 +288,15 @@ class HumanInLoopSettings(BaseSettings):
     )
 
     _list_fields = field_validator(
-        "approver_usernames", "slack_allowed_user_ids", "email_approvers", mode="before"
+        "approver_usernames",
+        "slack_allowed_user_ids",
+        "email_approvers",
+        "auto_approve_types",
+        mode="before",
     )(_split_list)
-    _map_fields = field_validator("identity_map", "risk_scores", "type_adjustments", mode="before")(
-        _split_map
-    )
+    _map_fields = field_validator(
+        "identity_map", "risk_scores", "type_adjustments", "min_approvers", mode="before"
+    )(_split_map)
 
     @field_validator("notification_webhook", "email_smtp_host", "email_from", "local_approver")
     @classmethod
@@ -249,7 +311,33 @@ class HumanInLoopSettings(BaseSettings):
         for name, score in {**self.risk_scores, **self.type_adjustments}.items():
             if not -100 <= score <= 100:
                 raise ValueError(f"risk score {name}={score} is outside -100..100")
+        for name, count in self.min_approvers.items():
+            if name not in APPROVAL_TYPES:
+                raise ValueError(
+                    f"HITL_MIN_APPROVERS names {name!r}, not an approval type {list(APPROVAL_TYPES)}"
+                )
+            if not 1 <= count <= MAX_REQUIRED_APPROVERS:
+                raise ValueError(
+                    f"HITL_MIN_APPROVERS {name}={count} is outside 1..{MAX_REQUIRED_APPROVERS}"
+                )
         return self
+
+    # -- policy ----------------------------------------------------------------------
+
+    def minimum_approvers(self, approval_type: str) -> int:
+        return self.min_approvers.get(approval_type, 1)
+
+    def may_auto_approve_type(self, approval_type: str) -> bool:
+        return approval_type in self.auto_approve_types and approval_type not in NEVER_AUTO_APPROVED
+
+    def resolve_identity(self, channel_identity: str) -> str | None:
+        """The PromptCraft user behind ``slack:U…`` or ``email:addr`` (HITL_IDENTITY_MAP), or
+        None when it maps to nobody. E-mail addresses compare case-insensitively."""
+        user = self.identity_map.get(channel_identity)
+        if user is None and channel_identity.startswith("email:"):
+            wanted = channel_identity.lower()
+            user = next((v for k, v in self.identity_map.items() if k.lower() == wanted), None)
+        return user or None
 
     # -- which channels are on --------------------------------------------------------
 
@@ -282,7 +370,13 @@ class HumanInLoopSettings(BaseSettings):
         return base64.b64decode(raw.removeprefix("whsec_") + "==")
 
     def check(self) -> None:
-        """Refuse half-configured channels and placeholder secrets (called at server start)."""
+        """Refuse half-configured channels, placeholder secrets and channel identities that map
+        to no user (called at server start)."""
+        if any(t in NEVER_AUTO_APPROVED for t in self.auto_approve_types):
+            raise ConfigurationError(
+                "HITL_AUTO_APPROVE_TYPES lists security_override, which always needs a person: "
+                "remove it"
+            )
         if self.webhook_enabled:
             assert self.notification_webhook is not None
             _refuse_placeholder_url(self.notification_webhook, "HITL_NOTIFICATION_WEBHOOK")
@@ -340,6 +434,33 @@ class HumanInLoopSettings(BaseSettings):
                 "HITL_APPROVAL_TIMEOUT_MINUTES is longer than HITL_MAX_TIMEOUT_MINUTES; raise the "
                 "maximum or lower the default"
             )
+        self._check_identities()
+
+    def _check_identities(self) -> None:
+        for channel_identity, user in self.identity_map.items():
+            if not user.strip() or user.startswith(("slack:", "email:")):
+                raise ConfigurationError(
+                    f"HITL_IDENTITY_MAP maps {channel_identity} to {user!r}, which is not a "
+                    "PromptCraft user name"
+                )
+        unmapped = [
+            f"slack:{uid}"
+            for uid in self.slack_allowed_user_ids
+            if self.resolve_identity(f"slack:{uid}") is None
+        ]
+        unmapped += [
+            f"email:{address}"
+            for address in self.email_approvers
+            if self.resolve_identity(f"email:{address}") is None
+        ]
+        if unmapped:
+            example = ",".join(f"{identity}=<user>" for identity in unmapped)
+            raise ConfigurationError(
+                "HITL_IDENTITY_MAP does not map these approvers (from HITL_SLACK_ALLOWED_USER_IDS / "
+                f"HITL_EMAIL_APPROVERS) to PromptCraft users: {', '.join(unmapped)}. Without it one "
+                "person could vote twice or approve their own request. Add them, e.g. "
+                f"HITL_IDENTITY_MAP={example}"
+            )
 
     @staticmethod
     def _check_whsec(secret: str) -> None:
@@ -367,6 +488,8 @@ def load_settings(**overrides: object) -> HumanInLoopSettings:
 
 
 __all__ = [
+    "APPROVAL_TYPES",
+    "DEFAULT_AUTO_APPROVE_TYPES",
     "DEFAULT_RISK_SCORES",
     "DEFAULT_TYPE_ADJUSTMENTS",
     "ApprovalType",

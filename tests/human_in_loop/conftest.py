@@ -43,7 +43,9 @@ def hitl_settings() -> HumanInLoopSettings:
 
 class Hitl:
     """The server served over HTTP with users: agent (requester), ann and bob (approvers),
-    carl (plain user), root (admin)."""
+    carl (plain user), root (admin). A user is created when first needed (argon2 hashing is
+    the slow part of a test's setup): by ``mcp(name)``, ``user(name)``, or at start for every
+    user the settings map a channel identity to."""
 
     def __init__(self, base: str, runtime: Runtime, tokens: dict[str, str]) -> None:
         self.base = base
@@ -51,8 +53,17 @@ class Hitl:
         self.runtime = runtime
         self.tokens = tokens
 
-    def mcp(self, who: str | None, **kwargs: object) -> AbstractAsyncContextManager[Client]:
-        return http_client(self.url, self.tokens[who] if who else None, **kwargs)
+    async def user(self, name: str) -> str:
+        """Create the user (with its roles from USERS) once; return a bearer token for it."""
+        if name not in self.tokens:
+            self.tokens[name] = await add_user(self.runtime, name, *USERS[name])
+        return self.tokens[name]
+
+    @asynccontextmanager
+    async def mcp(self, who: str | None, **kwargs: object) -> AsyncIterator[Client]:
+        token = await self.user(who) if who else None
+        async with http_client(self.url, token, **kwargs) as client:
+            yield client
 
 
 USERS = {
@@ -72,11 +83,11 @@ def start_hitl(hitl_runtime: Runtime, hitl_port: int) -> HitlFactory:
 
     @asynccontextmanager
     async def start(settings: HumanInLoopSettings) -> AsyncIterator[Hitl]:
-        if not tokens:
-            for name, roles in USERS.items():
-                tokens[name] = await add_user(hitl_runtime, name, *roles)
         async with serve_hitl(settings, hitl_runtime, port=hitl_port) as base:
-            yield Hitl(base, hitl_runtime, tokens)
+            hitl = Hitl(base, hitl_runtime, tokens)
+            for name in set(settings.identity_map.values()) & set(USERS):
+                await hitl.user(name)
+            yield hitl
 
     return start
 

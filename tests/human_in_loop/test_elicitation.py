@@ -12,9 +12,12 @@ from mcp import Client, StdioServerParameters
 from mcp_types import ElicitRequestParams, ElicitResult
 
 from mcp_servers.human_in_loop import HumanInLoopSettings, create_server
-from promptcraft.runtime import Runtime
+from mcp_servers.human_in_loop._service import ApprovalService, NewApproval
+from promptcraft.runtime import Runtime, build_runtime
+from promptcraft.settings import CoreSettings
 from tests.human_in_loop.conftest import Hitl
-from tests.human_in_loop.support import call, call_error, configure, request_args
+from tests.human_in_loop.support import call, call_error, configure, request_args, serve_hitl
+from tests.support.mcp_client import http_client
 
 pytestmark = pytest.mark.anyio
 
@@ -38,14 +41,23 @@ def local(settings: HumanInLoopSettings) -> HumanInLoopSettings:
     return configure(settings, **{"local_approver": "ann"})
 
 
+async def requested_by_agent(runtime: Runtime, settings: HumanInLoopSettings) -> str:
+    """An approval the user agent requested elsewhere (not from the client that decides):
+    the requesting session itself may not answer as the local approver."""
+    created = await ApprovalService(settings, runtime).create(
+        NewApproval(**request_args()), "agent"
+    )
+    return created.approval.approval_id
+
+
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_an_accepted_answer_in_the_client_is_a_vote_by_the_local_approver(
     mode: str, runtime: Runtime, hitl_settings: HumanInLoopSettings
 ) -> None:
     server = create_server(local(hitl_settings), runtime)
     person = Person("accept", {"decision": "approve", "comment": "looks right"})
+    approval_id = await requested_by_agent(runtime, hitl_settings)
     async with Client(server, mode=mode, elicitation_callback=person) as client:
-        approval_id = (await call(client, "request_approval", **request_args()))["approval_id"]
         result = await call(client, "decide_in_client", approval_id=approval_id)
     assert result["answer"] == "accept" and result["vote_recorded"] is True
     assert result["approval"]["status"] == "approved"
@@ -65,8 +77,8 @@ async def test_declining_or_cancelling_never_counts_as_approval(
     action: str, mode: str, runtime: Runtime, hitl_settings: HumanInLoopSettings
 ) -> None:
     server = create_server(local(hitl_settings), runtime)
+    approval_id = await requested_by_agent(runtime, hitl_settings)
     async with Client(server, mode=mode, elicitation_callback=Person(action)) as client:
-        approval_id = (await call(client, "request_approval", **request_args()))["approval_id"]
         result = await call(client, "decide_in_client", approval_id=approval_id)
         detail = await call(client, "get_approval", approval_id=approval_id)
     assert result["answer"] == action and result["vote_recorded"] is False
@@ -135,7 +147,52 @@ async def test_over_stdio_the_configured_local_approver_decides_in_the_client(
         refused = await call_error(
             client, "respond_to_approval", approval_id=approval_id, decision="approved"
         )
-        result = await call(client, "decide_in_client", approval_id=approval_id)
+        # the stdio client that asked is not the one that may answer: another one decides
+        own = await call_error(client, "decide_in_client", approval_id=approval_id)
+    async with Client(params, elicitation_callback=person) as desk:
+        result = await call(desk, "decide_in_client", approval_id=approval_id)
     assert "needs an authenticated approver" in refused
+    assert "requested from this MCP client session" in own
     assert result["approval"]["status"] == "approved"
     assert result["approval"]["votes"][0]["approver"] == "desk-user"
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_the_client_session_that_requested_cannot_approve_in_the_client(
+    mode: str, runtime: Runtime, hitl_settings: HumanInLoopSettings
+) -> None:
+    server = create_server(local(hitl_settings), runtime)
+    person = Person("accept", {"decision": "approve"})
+    async with Client(server, mode=mode, elicitation_callback=person) as agent:
+        approval_id = (await call(agent, "request_approval", **request_args()))["approval_id"]
+        message = await call_error(agent, "decide_in_client", approval_id=approval_id)
+        detail = await call(agent, "get_approval", approval_id=approval_id)
+    assert "requested from this MCP client session" in message and person.asked == []
+    assert detail["status"] == "pending" and detail["votes"] == []
+
+
+async def test_over_http_an_unauthenticated_answer_never_counts_even_with_a_local_approver(
+    core_settings: CoreSettings, hitl_settings: HumanInLoopSettings
+) -> None:
+    runtime = build_runtime(core_settings.model_copy(update={"mcp_require_auth": False}))
+    person = Person("accept", {"decision": "approve"})
+    async with runtime.store, serve_hitl(local(hitl_settings), runtime) as base:
+        async with http_client(f"{base}/mcp") as agent:
+            approval_id = (await call(agent, "request_approval", **request_args()))["approval_id"]
+        async with http_client(f"{base}/mcp", elicitation_callback=person) as other:
+            message = await call_error(other, "decide_in_client", approval_id=approval_id)
+            detail = await call(other, "get_approval", approval_id=approval_id)
+    assert "only over stdio" in message and person.asked == []
+    assert detail["status"] == "pending" and detail["votes"] == []
+
+
+async def test_without_a_token_only_the_requesting_session_can_cancel_an_anonymous_request(
+    runtime: Runtime, hitl_settings: HumanInLoopSettings
+) -> None:
+    server = create_server(hitl_settings, runtime)
+    async with Client(server, mode="legacy") as agent, Client(server, mode="legacy") as other:
+        approval_id = (await call(agent, "request_approval", **request_args()))["approval_id"]
+        refused = await call_error(other, "cancel_approval", approval_id=approval_id, reason="mine")
+        cancelled = await call(agent, "cancel_approval", approval_id=approval_id, reason="done")
+    assert "only the requester" in refused and "session" in refused
+    assert cancelled["status"] == "cancelled"

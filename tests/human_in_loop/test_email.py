@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import ssl
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
@@ -26,15 +27,22 @@ pytestmark = pytest.mark.anyio
 APPROVERS = ["ann@corp.test", "dora@corp.test"]
 
 
+IDENTITIES = {"email:ann@corp.test": "ann", "email:dora@corp.test": "dora"}
+
+
 def email_settings(
     base: HumanInLoopSettings, smtp: SmtpServer, **extra: object
 ) -> HumanInLoopSettings:
+    # Every approver address must map to a PromptCraft user (the server refuses to start
+    # otherwise); tests may map them differently.
+    identities = {**IDENTITIES, **extra.pop("identity_map", {})}  # type: ignore[dict-item]
     return configure(
         base,
         email_smtp_host="127.0.0.1",
         email_smtp_port=smtp.port,
         email_from="approvals@corp.test",
         email_approvers=APPROVERS,
+        identity_map=identities,
         **extra,
     )
 
@@ -52,6 +60,7 @@ async def test_following_the_mailed_link_and_confirming_decides_the_approval(
         async with (
             start_hitl(email_settings(hitl_settings, smtp)) as hitl,
             hitl.mcp("agent") as agent,
+            hitl.mcp("bob") as bob,
         ):
             approval_id = (await call(agent, "request_approval", **request_args()))["approval_id"]
             mails = [await smtp.next_mail(), await smtp.next_mail()]
@@ -73,13 +82,14 @@ async def test_following_the_mailed_link_and_confirming_decides_the_approval(
                 )
                 again = await http.post(f"{hitl.base}/hitl/email/decide", data={"token": token})
                 reopened = await http.get(links["approve"])
-            detail = await call(agent, "get_approval", approval_id=approval_id)
+            # an approver's view: approvers' addresses are hidden from the requester
+            detail = await call(bob, "get_approval", approval_id=approval_id)
     assert {tuple(m.rcpt_tos) for m in mails} == {("ann@corp.test",), ("dora@corp.test",)}
     assert done.status_code == 200 and "now approved" in done.text
     assert again.status_code == 409 and "already used" in again.text
     assert reopened.status_code == 409
     assert detail["status"] == "approved"
-    assert detail["votes"][0]["approver"] == "email:ann@corp.test"
+    assert detail["votes"][0]["approver"] == "ann"
     assert (
         detail["votes"][0]["channel"] == "email" and detail["votes"][0]["comment"] == "fine by me"
     )
@@ -151,3 +161,56 @@ async def test_mail_goes_over_starttls_with_login_when_the_server_offers_it(
             await call(agent, "request_approval", **request_args())
             mail = await smtp.next_mail()
     assert mail.tls is True and mail.login == "hitl"
+
+
+async def test_only_approvers_see_approvers_email_addresses_in_the_audit_trail(
+    start_hitl: HitlFactory, hitl_settings: HumanInLoopSettings
+) -> None:
+    with SmtpServer() as smtp:
+        async with (
+            start_hitl(email_settings(hitl_settings, smtp)) as hitl,
+            hitl.mcp("agent") as agent,
+            hitl.mcp("bob") as bob,
+        ):
+            approval_id = (await call(agent, "request_approval", **request_args()))["approval_id"]
+            mails = [await smtp.next_mail(), await smtp.next_mail()]
+            mail = next(m for m in mails if m.rcpt_tos == ["ann@corp.test"])
+            async with httpx2.AsyncClient() as http:
+                token = hidden_token((await http.get(links_of(mail)["reject"])).text)
+                await http.post(f"{hitl.base}/hitl/email/decide", data={"token": token})
+            as_requester = await call(agent, "get_approval", approval_id=approval_id)
+            as_approver = await call(bob, "get_approval", approval_id=approval_id)
+
+    def vote_via(detail: dict[str, Any]) -> str:
+        return str(next(e["detail"]["via"] for e in detail["events"] if e["type"] == "vote"))
+
+    assert vote_via(as_approver) == "email:ann@corp.test"
+    assert vote_via(as_requester) == "email:***@corp.test"
+    assert "ann@corp.test" not in str(as_requester) and "dora@corp.test" not in str(as_requester)
+    assert as_requester["votes"][0]["approver"] == "ann"
+
+
+async def test_a_link_whose_vote_failed_is_not_spent_and_works_once_the_cause_is_gone(
+    start_hitl: HitlFactory, hitl_settings: HumanInLoopSettings
+) -> None:
+    with SmtpServer() as smtp:
+        async with (
+            start_hitl(email_settings(hitl_settings, smtp)) as hitl,
+            hitl.mcp("agent") as agent,
+        ):
+            approval_id = (await call(agent, "request_approval", **request_args()))["approval_id"]
+            mails = [await smtp.next_mail(), await smtp.next_mail()]
+            mail = next(m for m in mails if m.rcpt_tos == ["ann@corp.test"])
+            users = hitl.runtime.users
+            async with httpx2.AsyncClient() as http:
+                token = hidden_token((await http.get(links_of(mail)["approve"])).text)
+                await users.set_disabled("ann", True)  # e.g. while an admin sorts out her account
+                failed = await http.post(f"{hitl.base}/hitl/email/decide", data={"token": token})
+                await users.set_disabled("ann", False)
+                page = await http.get(links_of(mail)["approve"])
+                done = await http.post(f"{hitl.base}/hitl/email/decide", data={"token": token})
+            detail = await call(agent, "get_approval", approval_id=approval_id)
+    assert failed.status_code == 403 and "disabled" in failed.text
+    assert page.status_code == 200 and "Nothing has been decided yet" in page.text
+    assert done.status_code == 200 and "now approved" in done.text
+    assert detail["status"] == "approved" and detail["votes"][0]["approver"] == "ann"

@@ -27,8 +27,10 @@ async def test_mounted_the_server_decides_through_mcp_and_its_slack_route(
     secret = slack_secret()
     monkeypatch.setenv("HITL_SLACK_SIGNING_SECRET", secret)
     monkeypatch.setenv("HITL_SLACK_ALLOWED_USER_IDS", "U0ANN")
+    monkeypatch.setenv("HITL_IDENTITY_MAP", "slack:U0ANN=ann")
     monkeypatch.setenv("HITL_SWEEP_INTERVAL_SECONDS", "0.1")
     agent = await add_user(hitl_runtime, "agent")
+    await add_user(hitl_runtime, "ann", "approver")
     app = create_app(hitl_runtime, (MOUNT,))
     async with (
         serve_asgi(app, port=hitl_port) as base,
@@ -47,5 +49,5 @@ async def test_mounted_the_server_decides_through_mcp_and_its_slack_route(
             )
         result = await call(client, "await_decision", approval_id=approval_id, wait_seconds=5)
     assert clicked.status_code == 200, clicked.text
-    assert result["status"] == "approved" and result["votes"][0]["approver"] == "slack:U0ANN"
+    assert result["status"] == "approved" and result["votes"][0]["approver"] == "ann"
     assert unauthenticated.status_code == 401

@@ -86,6 +86,48 @@ def test_fully_configured_channels_start(core_settings: CoreSettings) -> None:
         email_smtp_host="smtp.corp.test",
         email_from="hitl@corp.test",
         email_approvers=["ann@corp.test"],
+        identity_map={"email:ann@corp.test": "ann"},
     )
     create_server(s, build_runtime(core_settings))
     assert s.configured_channels == ["email", "slack", "webhook"]
+
+
+@pytest.mark.parametrize(
+    ("values", "unmapped"),
+    [
+        (
+            {
+                "slack_webhook_url": "https://hooks.slack.com/services/T0/B0/abcdef",
+                "slack_allowed_user_ids": ["U0ANN", "U0BOB"],
+                "identity_map": {"slack:U0ANN": "ann"},
+            },
+            "slack:U0BOB",
+        ),
+        (
+            {
+                "email_smtp_host": "smtp.corp.test",
+                "email_from": "hitl@corp.test",
+                "email_approvers": ["ann@corp.test"],
+            },
+            "email:ann@corp.test",
+        ),
+    ],
+)
+def test_an_approver_identity_that_maps_to_no_user_refuses_to_start(
+    values: dict[str, object], unmapped: str, core_settings: CoreSettings
+) -> None:
+    if "slack_webhook_url" in values:
+        values = {**values, "slack_signing_secret": slack_secret()}
+    with pytest.raises(ConfigurationError, match="HITL_IDENTITY_MAP") as refused:
+        create_server(settings(**values), build_runtime(core_settings))
+    assert unmapped in str(refused.value)
+
+
+def test_security_overrides_can_never_be_configured_for_auto_approval(
+    core_settings: CoreSettings,
+) -> None:
+    with pytest.raises(ConfigurationError, match="HITL_AUTO_APPROVE_TYPES"):
+        create_server(
+            settings(auto_approve_types="external_api,security_override"),
+            build_runtime(core_settings),
+        )

@@ -54,12 +54,16 @@ async def slack_hitl(
     start_hitl: HitlFactory, base: HumanInLoopSettings, **extra: object
 ) -> AsyncIterator[SlackSetup]:
     secret = slack_secret()
+    # Every allow-listed Slack user must map to a PromptCraft user (the server refuses to start
+    # otherwise); tests may map them differently.
+    identities = {"slack:U0ANN": "ann", "slack:U0BOB": "bob", **extra.pop("identity_map", {})}  # type: ignore[dict-item]
     async with running_receiver() as slack:
         settings = configure(
             base,
             slack_webhook_url=f"{slack.base}/slack/incoming",
             slack_signing_secret=secret,
             slack_allowed_user_ids=["U0ANN", "U0BOB"],
+            identity_map=identities,
             **extra,
         )
         async with start_hitl(settings) as hitl:
@@ -97,9 +101,7 @@ async def test_a_signed_click_from_an_allowed_user_decides_and_updates_the_messa
         updated = (await s.slack.next_on("/slack/response/1")).json()
         detail = await call(agent, "get_approval", approval_id=approval_id)
     assert detail["status"] == "approved"
-    assert (
-        detail["votes"][0]["approver"] == "slack:U0ANN" and detail["votes"][0]["channel"] == "slack"
-    )
+    assert detail["votes"][0]["approver"] == "ann" and detail["votes"][0]["channel"] == "slack"
     assert updated["replace_original"] is True
     assert not [b for b in updated["blocks"] if b["type"] == "actions"]
     assert "Approved" in str(updated["blocks"]) and "<@U0ANN>" in str(updated["blocks"])
@@ -166,3 +168,35 @@ async def test_expiry_updates_the_slack_message(
     assert "Timed out" in replaced["text"] and replaced["replace_original"] is True
     assert clicked in str(replaced)
     assert not [b for b in replaced["blocks"] if b["type"] == "actions"]
+
+
+async def test_slack_cannot_approve_code_it_does_not_show_in_full_but_can_reject_it(
+    start_hitl: HitlFactory, hitl_settings: HumanInLoopSettings
+) -> None:
+    code = "x = '<tag>'\n" * 300  # 3,600 characters, more once escaped for Slack
+    async with slack_hitl(start_hitl, hitl_settings) as s, s.hitl.mcp("agent") as agent:
+        args = request_args(context={**request_args()["context"], "generated_code": code})
+        approval_id = (await call(agent, "request_approval", **args))["approval_id"]
+        message = (await s.slack.next_on("/slack/incoming")).json()
+        approve = await s.click(approval_id, "U0ANN", "hitl_approve")
+        still = await call(agent, "get_approval", approval_id=approval_id)
+        reject = await s.click(approval_id, "U0BOB", "hitl_reject")
+    actions = next(b for b in message["blocks"] if b["type"] == "actions")
+    assert [e["action_id"] for e in actions["elements"]] == ["hitl_reject"]
+    text = str(message["blocks"])
+    assert "cannot be approved here" in text and "e-mail" in text and "MCP" in text
+    assert approve.status_code == 403 and "cannot be approved here" in approve.text
+    assert still["status"] == "pending" and still["votes"] == []
+    assert reject.status_code == 200 and reject.json()["status"] == "rejected"
+
+
+async def test_a_slack_click_of_a_user_mapped_to_a_disabled_account_does_not_count(
+    start_hitl: HitlFactory, hitl_settings: HumanInLoopSettings
+) -> None:
+    async with slack_hitl(start_hitl, hitl_settings) as s, s.hitl.mcp("agent") as agent:
+        approval_id = (await call(agent, "request_approval", **request_args()))["approval_id"]
+        await s.hitl.runtime.users.set_disabled("ann", True)
+        response = await s.click(approval_id, "U0ANN")
+        detail = await call(agent, "get_approval", approval_id=approval_id)
+    assert response.status_code == 403 and "disabled" in response.text
+    assert detail["status"] == "pending" and detail["votes"] == []

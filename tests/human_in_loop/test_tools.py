@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from datetime import datetime
 
@@ -11,8 +13,10 @@ from mcp import Client
 
 from mcp_servers.human_in_loop import HumanInLoopSettings, create_server
 from mcp_servers.human_in_loop._model import APPROVAL_KIND
+from mcp_servers.human_in_loop._service import REFUSALS_AUDITED
 from tests.human_in_loop.conftest import Hitl, HitlFactory
 from tests.human_in_loop.support import call, call_error, configure, request_args
+from tests.support.mcp_client import http_client
 
 pytestmark = pytest.mark.anyio
 
@@ -237,9 +241,10 @@ async def test_list_pending_shows_open_approvals_of_one_workflow(hitl: Hitl) -> 
 
 
 async def test_low_risk_under_the_threshold_is_approved_automatically_and_recorded(
-    hitl: Hitl,
+    start_hitl: HitlFactory, hitl_settings: HumanInLoopSettings
 ) -> None:
-    async with hitl.mcp("agent") as agent:
+    settings = configure(hitl_settings, auto_approve_max_threshold=30)  # off by default
+    async with start_hitl(settings) as hitl, hitl.mcp("agent") as agent:
         low = request_args(
             approval_type="external_api",
             context={"impact_assessment": "reads a public API", "risk_level": "low"},
@@ -283,3 +288,166 @@ async def test_get_approval_shows_the_context_and_the_audit_trail(hitl: Hitl) ->
     assert detail["events"][1]["detail"]["comment"] == "ok"
     assert all(e["at"] for e in detail["events"])
     assert "list_pending" in unknown
+
+
+async def test_an_agent_cannot_auto_approve_its_own_risky_request_by_asking_for_a_high_threshold(
+    hitl: Hitl,
+) -> None:
+    async with hitl.mcp("agent") as agent:
+        result = await call(
+            agent,
+            "request_approval",
+            **request_args(
+                approval_type="data_access",
+                context={
+                    "impact_assessment": "drops the production database",
+                    "risk_level": "low",
+                    "generated_code": "DROP DATABASE prod;",
+                },
+                options={"auto_approve_threshold": 100},
+            ),
+        )
+        detail = await call(agent, "get_approval", approval_id=result["approval_id"])
+    assert result["status"] == "pending" and result["auto_approved"] is False
+    assert [e["type"] for e in detail["events"]] == ["created"]
+
+
+async def test_a_request_cannot_lower_the_servers_minimum_of_approvers_for_its_type(
+    start_hitl: HitlFactory, hitl_settings: HumanInLoopSettings
+) -> None:
+    settings = configure(hitl_settings, min_approvers={"code_deployment": 2})
+    async with (
+        start_hitl(settings) as hitl,
+        hitl.mcp("agent") as agent,
+        hitl.mcp("ann") as ann,
+        hitl.mcp("bob") as bob,
+    ):
+        created = await call(
+            agent, "request_approval", **request_args(options={"required_approvers": 1})
+        )
+        approval_id = created["approval_id"]
+        first = await call(ann, "respond_to_approval", approval_id=approval_id, decision="approved")
+        second = await call(
+            bob, "respond_to_approval", approval_id=approval_id, decision="approved"
+        )
+    assert created["required_approvers"] == 2 and "HITL_MIN_APPROVERS" in created["warnings"][0]
+    assert first["approval"]["status"] == "pending"
+    assert second["approval"]["status"] == "approved"
+
+
+async def test_only_the_requester_approvers_and_admins_can_read_an_approval(hitl: Hitl) -> None:
+    async with (
+        hitl.mcp("agent") as agent,
+        hitl.mcp("carl") as carl,
+        hitl.mcp("ann") as ann,
+        hitl.mcp("root") as root,
+    ):
+        approval_id = (await call(agent, "request_approval", **request_args()))["approval_id"]
+        read = await call_error(carl, "get_approval", approval_id=approval_id)
+        waited = await call_error(carl, "await_decision", approval_id=approval_id, wait_seconds=0)
+        carls = await call(carl, "list_pending")
+        agents = await call(agent, "list_pending")
+        anns = await call(ann, "list_pending")
+        by_ann = await call(ann, "get_approval", approval_id=approval_id)
+        by_root = await call(root, "await_decision", approval_id=approval_id, wait_seconds=0)
+    assert "not yours to read" in read and "not yours to read" in waited
+    assert carls["count"] == 0
+    assert agents["count"] == 1 and anns["count"] == 1
+    assert by_ann["approval_id"] == approval_id and by_root["approval_id"] == approval_id
+
+
+async def test_every_approval_result_carries_the_sha256_of_the_context_that_was_approved(
+    hitl: Hitl,
+) -> None:
+    code = "print('ünïcode')"
+    args = request_args(context={**request_args()["context"], "generated_code": code})
+    async with hitl.mcp("agent") as agent, hitl.mcp("ann") as ann:
+        created = await call(agent, "request_approval", **args)
+        approval_id = created["approval_id"]
+        decided = await call(
+            ann, "respond_to_approval", approval_id=approval_id, decision="approved"
+        )
+        waited = await call(agent, "await_decision", approval_id=approval_id, wait_seconds=0)
+        detail = await call(agent, "get_approval", approval_id=approval_id)
+    canonical = json.dumps(
+        detail["context"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+    expected = hashlib.sha256(canonical).hexdigest()
+    assert detail["context"]["generated_code"] == code
+    assert created["context_sha256"] == expected
+    assert decided["approval"]["context_sha256"] == waited["context_sha256"] == expected
+    assert detail["context_sha256"] == expected
+    assert waited["code_sha256"] == hashlib.sha256(code.encode()).hexdigest()
+
+
+async def test_requests_are_rate_limited_and_capped_per_requester_with_the_setting_named(
+    start_hitl: HitlFactory, hitl_settings: HumanInLoopSettings
+) -> None:
+    # every attempt counts against the rate, refused ones too
+    settings = configure(hitl_settings, requests_per_minute=4, max_pending_per_requester=2)
+    async with start_hitl(settings) as hitl, hitl.mcp("agent") as agent, hitl.mcp("carl") as carl:
+        first = (await call(agent, "request_approval", **request_args()))["approval_id"]
+        await call(agent, "request_approval", **request_args())
+        capped = await call_error(agent, "request_approval", **request_args())
+        await call(agent, "cancel_approval", approval_id=first, reason="make room")
+        await call(agent, "request_approval", **request_args())
+        limited = await call_error(agent, "request_approval", **request_args())
+        others = await call(carl, "request_approval", **request_args())
+    assert "HITL_MAX_PENDING_PER_REQUESTER" in capped
+    assert "HITL_REQUESTS_PER_MINUTE" in limited
+    assert others["status"] == "pending"
+
+
+async def test_oversized_code_and_security_reports_are_refused_with_the_limit(
+    start_hitl: HitlFactory, hitl_settings: HumanInLoopSettings
+) -> None:
+    settings = configure(hitl_settings, max_code_chars=1000, max_report_bytes=2000)
+    context = request_args()["context"]
+    big_report = {"issues": [{"severity": "info", "note": "x" * 100}] * 30}
+    async with start_hitl(settings) as hitl, hitl.mcp("agent") as agent:
+        code = await call_error(
+            agent,
+            "request_approval",
+            **request_args(context={**context, "generated_code": "x" * 1001}),
+        )
+        report = await call_error(
+            agent,
+            "request_approval",
+            **request_args(context={**context, "security_report": big_report}),
+        )
+        pending = await call(agent, "list_pending")
+    assert "HITL_MAX_CODE_CHARS" in code and "1,000" in code
+    assert "HITL_MAX_REPORT_BYTES" in report and "2,000" in report
+    assert pending["count"] == 0
+
+
+async def test_refused_decisions_cannot_grow_an_audit_trail_without_bound(hitl: Hitl) -> None:
+    async with hitl.mcp("agent") as agent, hitl.mcp("carl") as carl:
+        approval_id = (await call(agent, "request_approval", **request_args()))["approval_id"]
+        for _ in range(REFUSALS_AUDITED + 5):
+            await call_error(
+                carl, "respond_to_approval", approval_id=approval_id, decision="approved"
+            )
+        detail = await call(agent, "get_approval", approval_id=approval_id)
+    types = [e["type"] for e in detail["events"]]
+    assert types.count("vote_refused") == REFUSALS_AUDITED
+    assert types.count("audit_suppressed") == 1
+
+
+async def test_a_token_with_scopes_must_carry_hitl_decide_to_decide(hitl: Hitl) -> None:
+    await hitl.user("ann")
+    tokens = hitl.runtime.tokens
+    read_only = tokens.issue("ann", scopes=("hitl:read",)).token
+    deciding = tokens.issue("ann", scopes=("hitl:read", "hitl:decide")).token
+    async with hitl.mcp("agent") as agent:
+        approval_id = (await call(agent, "request_approval", **request_args()))["approval_id"]
+    async with http_client(hitl.url, read_only) as limited:
+        refused = await call_error(
+            limited, "respond_to_approval", approval_id=approval_id, decision="approved"
+        )
+    async with http_client(hitl.url, deciding) as allowed:
+        decided = await call(
+            allowed, "respond_to_approval", approval_id=approval_id, decision="approved"
+        )
+    assert "hitl:decide" in refused
+    assert decided["approval"]["status"] == "approved"
