@@ -20,7 +20,6 @@ from types import TracebackType
 from typing import Any, Self, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import anyio
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError, ResponseError
@@ -35,6 +34,7 @@ from promptcraft.errors import (
 from promptcraft.store._codec import check_key, check_kind, dumps, from_ts, loads, window_ms
 from promptcraft.store._protocol import KEEP_TTL, KeepTTL
 from promptcraft.store._types import Event, JSONObject, RateLimitResult, Record, StoreHealth
+from promptcraft.store._waiters import WaiterTable
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class RedisStore:
         self._update: Any = None
         self._append: Any = None
         self._hit: Any = None
-        self._waiters: dict[str, set[anyio.Event]] = {}
+        self._waiters = WaiterTable()
         self._listener: asyncio.Task[None] | None = None
         self._listening: asyncio.Future[None] | None = None
 
@@ -327,18 +327,14 @@ class RedisStore:
                     if not ready.done():
                         ready.set_result(None)
                     continue
-                channel = str(message["channel"]).removeprefix(_CHANNEL)
-                for event in self._waiters.get(channel, ()):
-                    event.set()
+                self._waiters.notify(str(message["channel"]).removeprefix(_CHANNEL))
         except (RedisError, OSError) as exc:
             if not ready.done():
                 ready.set_exception(self._unavailable(exc))
             logger.warning("lost the Redis change subscription; waiters re-read: %s", exc)
         finally:
             # Whatever ended the subscription, waiters must re-read rather than sleep on.
-            for events in self._waiters.values():
-                for event in events:
-                    event.set()
+            self._waiters.notify_all()
             with contextlib.suppress(Exception):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
 
@@ -355,27 +351,13 @@ class RedisStore:
     async def wait_for_change(
         self, kind: str, key: str, *, after_version: int, timeout: float
     ) -> Record | None:
-        deadline = time.monotonic() + timeout
-        slot = f"{kind}:{key}"
-        while True:
-            event = anyio.Event()
-            self._waiters.setdefault(slot, set()).add(event)
-            try:
-                await self._ensure_listener()
-                record = await self.get(kind, key)
-                if record is None or record.version > after_version:
-                    return record
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                with anyio.move_on_after(remaining):
-                    await event.wait()
-            finally:
-                waiters = self._waiters.get(slot)
-                if waiters is not None:
-                    waiters.discard(event)
-                    if not waiters:
-                        del self._waiters[slot]
+        return await self._waiters.wait(
+            f"{kind}:{key}",
+            lambda: self.get(kind, key),
+            after_version=after_version,
+            timeout=timeout,
+            before_read=self._ensure_listener,
+        )
 
     # -- events ----------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from promptcraft.store._codec import (
 )
 from promptcraft.store._protocol import KEEP_TTL, KeepTTL
 from promptcraft.store._types import Event, JSONObject, RateLimitResult, Record, StoreHealth
+from promptcraft.store._waiters import WaiterTable
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ class SQLiteStore:
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         self._limiter = anyio.CapacityLimiter(1)
-        self._waiters: dict[tuple[str, str], set[anyio.Event]] = {}
+        self._waiters = WaiterTable()
         self._poller: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------
@@ -201,7 +202,7 @@ class SQLiteStore:
             return _record(kind, key, (raw, 1, at, expiry_ts(ttl, at)))
 
         record = await self._run(tx)
-        self._notify(kind, key)
+        self._waiters.notify(f"{kind}:{key}")
         return record
 
     async def get(self, kind: str, key: str) -> Record | None:
@@ -251,7 +252,7 @@ class SQLiteStore:
             return _record(kind, key, (raw, version + 1, at, expires_at))
 
         record = await self._run(tx)
-        self._notify(kind, key)
+        self._waiters.notify(f"{kind}:{key}")
         return record
 
     async def delete(self, kind: str, key: str) -> bool:
@@ -259,7 +260,7 @@ class SQLiteStore:
             return c.execute("DELETE FROM records WHERE kind=? AND key=?", (kind, key)).rowcount > 0
 
         deleted = await self._run(tx)
-        self._notify(kind, key)
+        self._waiters.notify(f"{kind}:{key}")
         return deleted
 
     async def list_records(self, kind: str, *, limit: int = 1000) -> list[Record]:
@@ -292,15 +293,6 @@ class SQLiteStore:
 
     # -- wake-ups --------------------------------------------------------------------
 
-    def _notify(self, kind: str, key: str) -> None:
-        for event in self._waiters.get((kind, key), ()):
-            event.set()
-
-    def _notify_all(self) -> None:
-        for events in self._waiters.values():
-            for event in events:
-                event.set()
-
     async def _poll_other_processes(self) -> None:
         """While anyone waits, wake every waiter when another connection has committed."""
         seen = await self._run(lambda c: int(c.execute("PRAGMA data_version").fetchone()[0]))
@@ -311,42 +303,28 @@ class SQLiteStore:
                     lambda c: int(c.execute("PRAGMA data_version").fetchone()[0])
                 )
             except StoreUnavailableError:
-                self._notify_all()  # the waiters' own reads will surface the error
+                self._waiters.notify_all()  # the waiters' own reads will surface the error
                 return
             if version != seen:
                 seen = version
-                self._notify_all()
-
-    def _ensure_poller(self) -> None:
-        if self._poller is None or self._poller.done():
-            # A store-owned task: it outlives any one waiter and stops when none is left.
-            self._poller = asyncio.get_running_loop().create_task(self._poll_other_processes())
+                self._waiters.notify_all()
 
     async def wait_for_change(
         self, kind: str, key: str, *, after_version: int, timeout: float
     ) -> Record | None:
-        deadline = time.monotonic() + timeout
-        slot = (kind, key)
-        while True:
-            event = anyio.Event()
-            self._waiters.setdefault(slot, set()).add(event)
-            try:
-                self._ensure_poller()
-                # Registered before reading: a change after this read sets the event.
-                record = await self.get(kind, key)
-                if record is None or record.version > after_version:
-                    return record
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                with anyio.move_on_after(remaining):
-                    await event.wait()
-            finally:
-                waiters = self._waiters.get(slot)
-                if waiters is not None:
-                    waiters.discard(event)
-                    if not waiters:
-                        del self._waiters[slot]
+        async def start_poller() -> None:
+            if self._poller is None or self._poller.done():
+                # A store-owned task: it outlives any one waiter and stops when none is left.
+                loop = asyncio.get_running_loop()
+                self._poller = loop.create_task(self._poll_other_processes())
+
+        return await self._waiters.wait(
+            f"{kind}:{key}",
+            lambda: self.get(kind, key),
+            after_version=after_version,
+            timeout=timeout,
+            before_read=start_poller,
+        )
 
     # -- events ----------------------------------------------------------------------
 
@@ -380,7 +358,7 @@ class SQLiteStore:
             return Event(stream, last + 1, when, data)
 
         event = await self._run(tx)
-        self._notify("events", stream)
+        self._waiters.notify(f"events:{stream}")
         return event
 
     async def read_events(self, stream: str, *, after: int = 0, limit: int = 1000) -> list[Event]:

@@ -20,6 +20,7 @@ from mcp import Client
 
 from mcp_servers.code_interpreter import create_server
 from mcp_servers.code_interpreter._probe import verify
+from mcp_servers.code_interpreter._protocol import SANDBOX_ENVIRONMENT
 from mcp_servers.code_interpreter._server import MOUNT_PATH
 from mcp_servers.code_interpreter.errors import (
     IsolationCheckError,
@@ -46,18 +47,19 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def leaky_bwrap() -> Iterator[Path]:
-    """A bubblewrap that also shows the sandbox this project's checkout.
+    """A bubblewrap that also shows the sandbox the host's /root.
 
     The runs' own namespaces would make up for a missing network or pid namespace, but
-    not for a host directory mounted into the sandbox. The script lives where the
-    unprivileged sandbox user can run it (pytest's tmp dirs are 0700).
+    not for a host directory mounted into the sandbox. /root rather than the checkout:
+    a checkout under /tmp would be hidden again by each run's own /tmp. The script lives
+    where the unprivileged sandbox user can run it (pytest's tmp dirs are 0700).
     """
     directory = Path(tempfile.mkdtemp(prefix="pcci-bwrap-"))
     directory.chmod(0o755)
     script = directory / "bwrap"
     script.write_text(
         '#!/bin/bash\nargs=()\nfor a in "$@"; do args+=("$a"); '
-        f"[[ $a == --unshare-all ]] && args+=(--ro-bind {REPO} {REPO}); done\n"
+        "[[ $a == --unshare-all ]] && args+=(--ro-bind /root /root); done\n"
         'exec /usr/bin/bwrap "${args[@]}"\n'
     )
     script.chmod(0o755)
@@ -82,7 +84,7 @@ async def test_the_server_refuses_to_start_when_the_sandbox_does_not_isolate(
             pass
     errors = [e for e in flatten(caught.value) if isinstance(e, IsolationCheckError)]
     assert errors, caught.value
-    assert f"host paths are visible: ['{REPO}']" in str(errors[0])
+    assert "host paths are visible: ['/root']" in str(errors[0])
     assert "will not run any" in str(errors[0])
 
 
@@ -297,3 +299,22 @@ async def test_promptcraft_serve_mounts_it_at_mcp_code_interpreter(runtime: Runt
     ):
         result = await call(client, "execute_code", code="print(2 + 2)")
     assert result["stdout"] == "4\n"
+
+
+async def test_the_start_up_probe_checks_test_runs_as_strictly_as_code_runs() -> None:
+    from mcp_servers.code_interpreter._backends import create_backend
+    from mcp_servers.code_interpreter._probe import TEST_RUN_ENVIRONMENT
+
+    backend, _ = create_backend(settings_with())
+    async with backend.session() as runner:
+        report = getattr(runner, "probe_report", {})
+    test_run = report.get("test_run")
+    assert isinstance(test_run, dict), report
+    # The tests zygote's worker: seccomp, no_new_privs, no capabilities, a clean environment.
+    assert test_run["Seccomp"] == "2" and test_run["NoNewPrivs"] == "1", test_run
+    assert test_run["CapEff"] == test_run["CapBnd"] == "0000000000000000", test_run
+    assert not test_run["pid1_environ"] and not test_run["visible"], test_run
+    assert set(test_run["environ"]) <= {*SANDBOX_ENVIRONMENT, *TEST_RUN_ENVIRONMENT}, test_run
+    # What the test-run check tolerates beyond the sandbox's environment is pytest's own.
+    leaky = {**test_run, "environ": [*test_run["environ"], "PYTEST_ADDOPTS"]}
+    assert any("PYTEST_ADDOPTS" in f for f in verify(leaky, {}, TEST_RUN_ENVIRONMENT))
