@@ -21,10 +21,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 SETTINGS_CLASSES: list[tuple[str, str, str]] = [
     ("Core: store, identity, HTTP host", "promptcraft.settings", "CoreSettings"),
     ("Model port: the model every service calls", "promptcraft.models._settings", "ModelSettings"),
-    ("Code interpreter MCP server", "mcp_servers.code_interpreter._settings", "CodeInterpreterSettings"),
+    (
+        "Code interpreter MCP server",
+        "mcp_servers.code_interpreter._settings",
+        "CodeInterpreterSettings",
+    ),
     ("Code analysis MCP server", "mcp_servers.code_analysis._settings", "CodeAnalysisSettings"),
     ("Human-in-loop MCP server", "mcp_servers.human_in_loop._settings", "HumanInLoopSettings"),
-    ("Sequential thinking MCP server", "mcp_servers.sequential_thinking._settings", "SequentialThinkingSettings"),
+    (
+        "Sequential thinking MCP server",
+        "mcp_servers.sequential_thinking._settings",
+        "SequentialThinkingSettings",
+    ),
 ]
 
 HEADER = """\

@@ -387,7 +387,9 @@ class BubblewrapSession:
         zygote = await self.zygote(kind)
         settings = self.backend.settings
         try:
-            cgroup = self.backend.cgroups.create(settings.max_memory, settings.max_processes)
+            cgroup = self.backend.cgroups.create(
+                settings.max_memory, settings.max_processes, settings.max_cpus
+            )
         except OSError as exc:
             raise SandboxCrashedError(f"could not create a run cgroup: {exc}") from exc
         sandbox = _Sandbox(zygote, cgroup)

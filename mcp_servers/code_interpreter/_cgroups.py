@@ -1,9 +1,11 @@
-"""One cgroup per run, for memory and process limits that hold even for root.
+"""One cgroup per run, for memory, process and CPU limits that hold even for root.
 
 cgroup v1 (memory, pids and freezer hierarchies, as on these machines) and v2 (one
 unified hierarchy) are both supported; ``auto`` takes v1 when its memory and pids
 hierarchies are mounted and writable, else v2 when a writable group with both
-controllers can be made, else none (the backend then falls back to rlimits).
+controllers can be made, else none (the backend then falls back to rlimits). The cpu
+controller (a CFS bandwidth quota: at most ``max_cpus`` cores per run) is used wherever it
+is available beside them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,14 @@ BASE_NAME = "promptcraft-sandbox"
 # freezer is not needed: a run is killed through its pid namespace (kill its pid 1 and the
 # kernel kills the rest, refusing new forks there), and then emptied process by process.
 _V1_CONTROLLERS = ("memory", "pids")
+_V1_OPTIONAL = ("cpu",)
+CPU_PERIOD_US = 100_000
+_MIN_QUOTA_US = 1_000  # the kernel's smallest CFS quota
+
+
+def cpu_quota_us(cpus: float) -> int:
+    """The CFS quota per ``CPU_PERIOD_US`` that allows ``cpus`` cores."""
+    return max(_MIN_QUOTA_US, round(cpus * CPU_PERIOD_US))
 
 
 @dataclass(frozen=True)
@@ -167,7 +177,16 @@ class Cgroups:
     def describe(self) -> dict[str, object]:
         return {"mode": self.mode, "bases": {k: str(v) for k, v in self.bases.items()}}
 
-    def create(self, memory_bytes: int, processes: int) -> RunCgroup | None:
+    @property
+    def limits_cpu(self) -> bool:
+        """Whether run groups get a CPU quota (v1: a cpu hierarchy; v2: checked per group)."""
+        return self.mode == "v2" or "cpu" in self.bases
+
+    def create(
+        self, memory_bytes: int, processes: int, cpus: float | None = None
+    ) -> RunCgroup | None:
+        """A run group; ``cpus`` (cores, e.g. 1.0) caps its CPU bandwidth where the cpu
+        controller is available."""
         if self.mode == "none":
             return None
         name = f"run-{os.getpid()}-{next(self._counter)}"
@@ -182,6 +201,9 @@ class Cgroups:
                 if memsw.exists():
                     memsw.write_text(str(memory_bytes))
                 (dirs["pids"] / "pids.max").write_text(str(processes))
+                if cpus is not None and "cpu" in dirs:
+                    (dirs["cpu"] / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+                    (dirs["cpu"] / "cpu.cfs_quota_us").write_text(str(cpu_quota_us(cpus)))
             else:
                 unified = dirs["unified"]
                 (unified / "memory.max").write_text(str(memory_bytes))
@@ -190,6 +212,8 @@ class Cgroups:
                 (unified / "pids.max").write_text(str(processes))
                 if (unified / "memory.oom.group").exists():
                     (unified / "memory.oom.group").write_text("1")
+                if cpus is not None and (unified / "cpu.max").exists():
+                    (unified / "cpu.max").write_text(f"{cpu_quota_us(cpus)} {CPU_PERIOD_US}")
         except OSError:
             for directory in dirs.values():
                 directory.rmdir()
@@ -233,7 +257,7 @@ def _writable_base(parent: Path) -> Path | None:
 
 def _v1_bases(mounts: list[tuple[str, Path, set[str]]]) -> dict[str, Path] | None:
     bases: dict[str, Path] = {}
-    for controller in _V1_CONTROLLERS:
+    for controller in (*_V1_CONTROLLERS, *_V1_OPTIONAL):
         for fstype, point, options in mounts:
             if fstype == "cgroup" and controller in options:
                 base = _writable_base(point)
@@ -269,6 +293,9 @@ def _v2_base(mounts: list[tuple[str, Path, set[str]]], root: Path | None) -> Pat
     controllers = set(_read(root / "cgroup.controllers").split())
     if not {"memory", "pids"} <= controllers:
         return None
+    # cpu is optional and enabled on its own: the kernel refuses it in some set-ups (e.g.
+    # real-time threads in the hierarchy), and memory and pids must not fail with it.
+    with_cpu = "cpu" in controllers and _enable(root, "cpu")
     try:
         enabled = set(_read(root / "cgroup.subtree_control").split())
         if not {"memory", "pids"} <= enabled:
@@ -278,8 +305,21 @@ def _v2_base(mounts: list[tuple[str, Path, set[str]]], root: Path | None) -> Pat
     base = _writable_base(root)
     if base is None:
         return None
+    if with_cpu:
+        _enable(base, "cpu")
     try:
         (base / "cgroup.subtree_control").write_text("+memory +pids")
     except OSError:
         return None
     return base
+
+
+def _enable(group: Path, controller: str) -> bool:
+    """Enable ``controller`` for the children of a v2 group; False when the kernel refuses."""
+    if controller in _read(group / "cgroup.subtree_control").split():
+        return True
+    try:
+        (group / "cgroup.subtree_control").write_text(f"+{controller}")
+    except OSError:
+        return False
+    return True

@@ -67,6 +67,7 @@ def container_spec(
         "mem_limit": limits.memory_bytes,
         "memswap_limit": limits.memory_bytes,
         "pids_limit": limits.processes,
+        "nano_cpus": round(settings.max_cpus * 1e9),
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges:true"],
         "ulimits": ulimits,

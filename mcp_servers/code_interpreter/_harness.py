@@ -485,8 +485,12 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
-def finish_process(code: int) -> None:
-    """End the process as the interpreter would: join threads, run atexit, flush, exit."""
+def finish_process(code: int, last: Any = None) -> None:
+    """End the process as the interpreter would: join threads, run atexit, flush, exit.
+
+    ``last(code)`` runs just before the exit: a test run's ``end`` record is sent there, so
+    that it is the process's last act and carries the status the process exits with.
+    """
     import atexit
 
     with contextlib.suppress(BaseException):  # whatever the threads do, the process ends
@@ -496,6 +500,9 @@ def finish_process(code: int) -> None:
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__, *_OLD_STREAMS):
         with contextlib.suppress(BaseException):
             stream.flush()
+    if last is not None:
+        with contextlib.suppress(BaseException):  # no end record: the server says so
+            last(code)
     os._exit(code)
 
 
@@ -665,6 +672,9 @@ def _outcome(reports: list[Any]) -> tuple[str, str]:
     return "passed", ""
 
 
+_HARNESS_METHODS = ("finish", "_send", "_tamper", "_check_integrity")
+
+
 def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None) -> Any:
     """The pytest plugin that waits for a job (in the zygote), reports outcomes, notices tampering.
 
@@ -725,7 +735,9 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
             self.reporter = reporter
             self.critical = _critical_functions()
             self.own_hooks = {
-                n: getattr(TestHarness, n) for n in dir(TestHarness) if n.startswith("pytest_")
+                n: getattr(TestHarness, n)
+                for n in dir(TestHarness)
+                if n.startswith("pytest_") or n in _HARNESS_METHODS
             }
             self.frozen = True
 
@@ -763,6 +775,9 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
                 )
 
         def pytest_collectreport(self, report: Any) -> None:
+            if report.skipped and report.nodeid:
+                # A module-level skip: its file reports no tests (and must not).
+                self._send({"t": "collect_skipped", "id": report.nodeid})
             if report.failed:
                 self._send(
                     {
@@ -809,7 +824,13 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
         @pytest.hookimpl(trylast=True)
         def pytest_sessionfinish(self, session: Any, exitstatus: Any) -> None:
             self._check_integrity()
-            self._send({"t": "end", "exitstatus": int(exitstatus), "tampered": list(self.tampered)})
+
+        def finish(self, code: int) -> None:
+            """The end record, sent by ``finish_process`` right before ``os._exit(code)``."""
+            self._check_integrity()
+            self._send({"t": "end", "exitstatus": code, "tampered": list(self.tampered)})
+            if self.reporter is not None:
+                self.reporter.close()
 
     return TestHarness()
 
@@ -825,9 +846,7 @@ def run_pytest(args: list[str], harness: Any) -> None:
 
     code = int(pytest.main(args, plugins=[harness]))
     # In the zygote, only a worker gets here (the zygote itself never leaves its loop).
-    if harness.reporter is not None:
-        harness.reporter.close()
-    finish_process(code)
+    finish_process(code, harness.finish)
 
 
 # ---------------------------------------------------------------------------- zygote

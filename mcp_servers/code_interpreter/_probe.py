@@ -18,63 +18,81 @@ from mcp_servers.code_interpreter.errors import IsolationCheckError
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
-PROBE = r"""
+# What a run can see and do, as a function: the code probe prints it, the test probe
+# (run by the tests zygote) writes it to its stdout from inside a test.
+PROBE_FUNCTION = r"""
 import ctypes, json, os, socket, sys
-given = json.loads(sys.stdin.read())
-seen = {}
-status = open("/proc/self/status").read()
-for line in status.splitlines():
-    key, _, value = line.partition(":")
-    if key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp"):
-        seen[key] = value.strip()
-seen["environ"] = sorted(os.environ)
-try:
-    seen["pid1_environ"] = sorted(
-        e.split("=", 1)[0] for e in open("/proc/1/environ", "rb").read().decode("utf-8", "replace").split("\0") if e
-    )
-except OSError as exc:
-    seen["pid1_environ"] = []
-seen["visible"] = [p for p in given["invisible"] if os.path.lexists(p)]
-writable = []
-for directory in given["read_only"]:
+def probe(given):
+    seen = {}
+    status = open("/proc/self/status").read()
+    for line in status.splitlines():
+        key, _, value = line.partition(":")
+        if key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp"):
+            seen[key] = value.strip()
+    seen["environ"] = sorted(os.environ)
     try:
-        with open(os.path.join(directory, ".probe"), "w") as handle:
+        seen["pid1_environ"] = sorted(
+            e.split("=", 1)[0] for e in open("/proc/1/environ", "rb").read().decode("utf-8", "replace").split("\0") if e
+        )
+    except OSError as exc:
+        seen["pid1_environ"] = []
+    seen["visible"] = [p for p in given["invisible"] if os.path.lexists(p)]
+    writable = []
+    for directory in given["read_only"]:
+        try:
+            with open(os.path.join(directory, ".probe"), "w") as handle:
+                handle.write("x")
+            writable.append(directory)
+        except OSError:
+            pass
+    seen["writable"] = writable
+    try:
+        with open("/tmp/.probe", "w") as handle:
             handle.write("x")
-        writable.append(directory)
+        seen["scratch_writable"] = True
     except OSError:
-        pass
-seen["writable"] = writable
-try:
-    with open("/tmp/.probe", "w") as handle:
-        handle.write("x")
-    seen["scratch_writable"] = True
-except OSError:
-    seen["scratch_writable"] = False
-def connects(host, port):
-    try:
-        socket.create_connection((host, port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-seen["egress"] = connects("1.1.1.1", 53)
-seen["loopback_to_host"] = connects("127.0.0.1", given["host_port"])
-seen["interfaces"] = [name for _, name in socket.if_nameindex()]
-libc = ctypes.CDLL(None, use_errno=True)
-seen["userns"] = libc.unshare(0x10000000) == 0
-seen["mount"] = libc.mount(b"tmpfs", b"/mnt", b"tmpfs", 0, None) == 0 if os.path.isdir("/mnt") else libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 0, None) == 0
-seen["pid"] = os.getpid()
-seen["uid"] = os.getuid()
-print(json.dumps(seen))
+        seen["scratch_writable"] = False
+    def connects(host, port):
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+    seen["egress"] = connects("1.1.1.1", 53)
+    seen["loopback_to_host"] = connects("127.0.0.1", given["host_port"])
+    seen["interfaces"] = [name for _, name in socket.if_nameindex()]
+    libc = ctypes.CDLL(None, use_errno=True)
+    seen["userns"] = libc.unshare(0x10000000) == 0
+    seen["mount"] = libc.mount(b"tmpfs", b"/mnt", b"tmpfs", 0, None) == 0 if os.path.isdir("/mnt") else libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 0, None) == 0
+    seen["pid"] = os.getpid()
+    seen["uid"] = os.getuid()
+    return seen
 """
 
-TEST_PROBE = r"""
-import os
+PROBE = PROBE_FUNCTION + "print(json.dumps(probe(json.loads(sys.stdin.read()))))\n"
 
-def test_runs_without_capabilities_and_without_the_host():
+
+REPORT_PREFIX = "PROMPTCRAFT-PROBE-REPORT "
+# Variables pytest itself sets in a test run, beyond the sandbox's environment.
+TEST_RUN_ENVIRONMENT = frozenset(
+    {"PYTEST_DISABLE_PLUGIN_AUTOLOAD", "PYTEST_CURRENT_TEST", "PYTEST_VERSION"}
+)
+
+TEST_PROBE = (
+    PROBE_FUNCTION
+    + r"""
+
+def test_runs_with_the_isolation_of_code_runs():
+    with open(0, closefd=False) as stdin:
+        seen = probe(json.loads(stdin.read()))
+    os.write(1, ("\n" + """
+    + repr(REPORT_PREFIX)
+    + r""" + json.dumps(seen) + "\n").encode())
     caps = {l.split(":")[0]: l.split()[1] for l in open("/proc/self/status") if l.startswith("Cap")}
     assert set(caps.values()) == {"0000000000000000"}, caps
     assert not os.path.exists("/root") and not os.path.exists("/home")
 """
+)
 
 
 def invisible_paths() -> list[str]:
@@ -145,7 +163,13 @@ async def check_isolation(
         ) from exc
     failures = verify(seen, given)
     tests = await backend.run(
-        Job(kind="tests", code="", tests=TEST_PROBE, limits=_limits(settings))
+        Job(
+            kind="tests",
+            code="",
+            tests=TEST_PROBE,
+            stdin=json.dumps(given),
+            limits=_limits(settings),
+        )
     )
     results = [r for r in tests.records if r.get("t") == "test"]
     if len(results) != 1 or results[0].get("outcome") != "passed":
@@ -157,6 +181,16 @@ async def check_isolation(
                 or tests.stdout.decode("utf-8", "replace")[-1000:]
             )
         )
+    # The same checks in the tests zygote's runs: its worker is set up by other code paths.
+    test_seen = test_probe_report(tests.stdout)
+    if test_seen is None:
+        failures.append("the test-run probe printed no report")
+    else:
+        failures += [
+            f"in test runs: {failure}"
+            for failure in verify(test_seen, given, extra_environ=TEST_RUN_ENVIRONMENT)
+        ]
+        seen["test_run"] = test_seen
     if failures:
         raise IsolationCheckError(
             "the sandbox does not isolate code, so this server will not run any: "
@@ -166,7 +200,21 @@ async def check_isolation(
     return seen
 
 
-def verify(seen: dict[str, Any], given: dict[str, Any]) -> list[str]:
+def test_probe_report(stdout: bytes) -> dict[str, Any] | None:
+    """The report line the test probe wrote among pytest's output, or None."""
+    for line in stdout.decode("utf-8", "replace").splitlines():
+        if line.startswith(REPORT_PREFIX):
+            try:
+                found = json.loads(line[len(REPORT_PREFIX) :])
+            except ValueError:
+                return None
+            return found if isinstance(found, dict) else None
+    return None
+
+
+def verify(
+    seen: dict[str, Any], given: dict[str, Any], extra_environ: frozenset[str] = frozenset()
+) -> list[str]:
     failures = []
     zero = "0000000000000000"
     for key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
@@ -176,7 +224,7 @@ def verify(seen: dict[str, Any], given: dict[str, Any]) -> list[str]:
         failures.append("no_new_privs is not set")
     if seen.get("Seccomp") != "2":
         failures.append("no seccomp filter")
-    extra = set(seen.get("environ", [])) - set(SANDBOX_ENVIRONMENT)
+    extra = set(seen.get("environ", [])) - set(SANDBOX_ENVIRONMENT) - extra_environ
     if extra:
         failures.append(f"the environment has {sorted(extra)[:10]} beyond the sandbox's own")
     if seen.get("pid1_environ"):

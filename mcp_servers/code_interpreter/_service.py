@@ -33,6 +33,12 @@ from mcp_servers.code_interpreter._protocol import (
 )
 from mcp_servers.code_interpreter._sandbox_env import SandboxEnv
 from mcp_servers.code_interpreter._settings import CodeInterpreterSettings
+from mcp_servers.code_interpreter._testids import (
+    ExpectedTests,
+    check_report,
+    expected_tests,
+    split_id,
+)
 from mcp_servers.code_interpreter.errors import SandboxCrashedError
 
 # (progress, total, message)
@@ -186,8 +192,10 @@ class CodeInterpreter:
             elif record.get("t") == "test":
                 seen["done"] += 1
 
+        # The tests the sources define, found here (outside the sandbox) to check the report.
+        expected = await expected_tests(code, tests)
         outcome = await self._run(runner, job, progress, describe, watch if progress else None)
-        return self.test_result(outcome, job)
+        return self.test_result(outcome, job, expected)
 
     def packages(self) -> PackageList:
         env = self.env
@@ -282,8 +290,12 @@ class CodeInterpreter:
             truncated=outcome.truncated,
         )
 
-    def test_result(self, outcome: RunOutcome, job: Job) -> TestRunResult:
-        return read_test_outcome(outcome, self._test_status(outcome), *self._texts(outcome))
+    def test_result(
+        self, outcome: RunOutcome, job: Job, expected: ExpectedTests | None = None
+    ) -> TestRunResult:
+        return read_test_outcome(
+            outcome, self._test_status(outcome), *self._texts(outcome), expected=expected
+        )
 
     @staticmethod
     def _test_status(outcome: RunOutcome) -> RunStatus:
@@ -320,32 +332,63 @@ class _Records:
     collect_errors: list[dict[str, Any]] = field(default_factory=list)
     end: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
+    skipped_files: list[str] = field(default_factory=list)
 
     @classmethod
-    def read(cls, outcome: RunOutcome) -> _Records:
+    def read(cls, outcome: RunOutcome, expected: ExpectedTests | None = None) -> _Records:
+        """The records in order, with every inconsistency a problem.
+
+        The harness reports exactly one ``collected`` before any test, one ``test`` per
+        collected id, and one ``end`` as the process's last act, carrying the status the
+        process then exits with. Anything else is another writer on the pipe.
+        """
         found = cls(
             problems=[f"malformed report record: {bad!r}" for bad in outcome.bad_records[:5]]
         )
         seen_collected = False
         for record in outcome.records:
             kind = record.get("t")
-            if kind == "collected" and not seen_collected and isinstance(record.get("ids"), list):
+            if kind == "tick":
+                continue
+            if found.end is not None:
+                found.problems.append(f"a report record arrived after the end: {str(record)[:200]}")
+                break
+            if kind == "collected" and isinstance(record.get("ids"), list):
+                if seen_collected:
+                    found.problems.append("the collected tests were reported more than once")
+                    continue
                 found.collected, seen_collected = [str(i) for i in record["ids"]], True
             elif kind == "test" and isinstance(record.get("id"), str):
+                if not seen_collected:
+                    found.problems.append(f"{record['id']} was reported before collection ended")
                 if record["id"] in found.results:
                     found.problems.append(f"{record['id']} was reported twice")
                 found.results[record["id"]] = record
             elif kind == "collect_error":
                 found.collect_errors.append(record)
-            elif kind == "end" and found.end is None:
+            elif kind == "collect_skipped" and isinstance(record.get("id"), str):
+                found.skipped_files.append(split_id(record["id"])[0])
+            elif kind == "end":
                 found.end = record
-            elif kind != "tick":
+            else:
                 found.problems.append(f"unexpected report record {str(record)[:200]}")
         if found.end is not None:
             found.problems += [str(t) for t in found.end.get("tampered", [])]
+            if outcome.exit_code != found.end.get("exitstatus"):
+                found.problems.append(
+                    f"the report ended with status {found.end.get('exitstatus')!r} but the test "
+                    f"process exited with {outcome.exit_code!r}"
+                )
         stray = [name for name in found.results if name not in set(found.collected)]
         if stray:
             found.problems.append(f"results for tests that were never collected: {stray[:5]}")
+        if expected is not None and (seen_collected or found.end is not None):
+            found.problems += check_report(
+                expected,
+                found.collected,
+                [str(e.get("id", "<collection>")) for e in found.collect_errors],
+                found.skipped_files,
+            )
         return found
 
     def cases(self, unfinished: str) -> list[TestCaseResult]:
@@ -388,15 +431,21 @@ _UNFINISHED = {
 
 
 def read_test_outcome(
-    outcome: RunOutcome, status: RunStatus, stdout: str, stderr: str
+    outcome: RunOutcome,
+    status: RunStatus,
+    stdout: str,
+    stderr: str,
+    expected: ExpectedTests | None = None,
 ) -> TestRunResult:
     """Counts from the harness's records only; whatever did not report is an error.
 
     The records arrive over a pipe the code cannot reach (see ``_harness.py``); they are
     cross-checked: a test reported but never collected, a malformed record, or the
-    harness's own tamper flags make the whole run an error with nothing passed.
+    harness's own tamper flags make the whole run an error with nothing passed. So does a
+    report whose tests are not the ones ``expected`` (parsed from the sources here), or whose
+    end disagrees with how the process exited.
     """
-    records = _Records.read(outcome)
+    records = _Records.read(outcome, expected)
     unfinished = _UNFINISHED.get(
         status,
         "did not finish: the test run ended before this test reported (os._exit, a crash, or pytest.exit)",

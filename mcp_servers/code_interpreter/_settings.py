@@ -68,6 +68,17 @@ class CodeInterpreterSettings(BaseSettings):
             "processes (and, for test runs, its reporter thread) included."
         ),
     )
+    max_cpus: float = Field(
+        default=1.0,
+        gt=0,
+        le=1024,
+        description=(
+            "CPU cores one run may use at once, all its processes together (1.0 = one core, "
+            "0.5 = half of one): a CFS quota on the run's cgroup (cpu controller, v1 or v2) and "
+            "the docker backend's nano_cpus. Without a cpu controller only the per-process CPU "
+            "time limit holds."
+        ),
+    )
     max_open_files: int = Field(default=256, ge=16, description="Open files per process.")
     max_file_size: ByteCount = Field(
         default=64 * 2**20, description="Largest file a run may write (e.g. 64M)."

@@ -81,3 +81,25 @@ async def test_a_v2_run_group_gets_its_limits_in_the_v2_interface_files(tmp_path
     unified = run.dirs["unified"]
     assert (unified / "memory.max").read_text() == str(1 << 30)
     assert (unified / "pids.max").read_text() == "16"
+
+
+async def test_a_run_cgroup_gets_a_cpu_quota_of_max_cpus_cores() -> None:
+    cgroups = Cgroups.detect("auto")
+    if not cgroups.limits_cpu or cgroups.mode != "v1":
+        pytest.skip("no writable cgroup v1 cpu controller on this host")
+    run = cgroups.create(memory_bytes=64 << 20, processes=8, cpus=0.5)
+    assert run is not None
+    try:
+        cpu = run.dirs["cpu"]
+        assert (cpu / "cpu.cfs_period_us").read_text().strip() == "100000"
+        assert (cpu / "cpu.cfs_quota_us").read_text().strip() == "50000"
+    finally:
+        with anyio.fail_after(10):
+            await run.remove()
+    unlimited = cgroups.create(memory_bytes=64 << 20, processes=8)
+    assert unlimited is not None
+    try:
+        assert (unlimited.dirs["cpu"] / "cpu.cfs_quota_us").read_text().strip() == "-1"
+    finally:
+        with anyio.fail_after(10):
+            await unlimited.remove()

@@ -106,3 +106,7 @@ async def test_a_live_container_runs_code_and_refuses_the_network(runtime: objec
         )
     assert result.structured_content is not None
     assert result.structured_content["stdout"] == "blocked\n"
+
+
+def test_the_container_gets_max_cpus_cores_of_cpu_bandwidth() -> None:
+    assert spec()["nano_cpus"] == 1_000_000_000  # the default: one core

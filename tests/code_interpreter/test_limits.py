@@ -180,3 +180,46 @@ async def test_a_run_leaves_no_cgroup_behind(open_client: OpenClient) -> None:
         await call(client, "execute_code", code="print(1)")
         await call(client, "run_tests", code="def test_x(): pass")
     assert run_cgroups() == []
+
+
+BUSY_CHILDREN = """
+import os, resource, signal, time
+children = []
+start = time.monotonic()
+for _ in range({n}):
+    pid = os.fork()
+    if pid == 0:
+        while True:
+            pass
+    children.append(pid)
+time.sleep({seconds})
+for pid in children:
+    os.kill(pid, signal.SIGKILL)
+for pid in children:
+    os.waitpid(pid, 0)
+wall = time.monotonic() - start
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"CPU {{usage.ru_utime + usage.ru_stime:.3f}} WALL {{wall:.3f}}", flush=True)
+"""
+
+
+async def test_a_run_with_several_busy_processes_gets_at_most_max_cpus_of_cpu(
+    open_client: OpenClient,
+) -> None:
+    from mcp_servers.code_interpreter._cgroups import Cgroups
+
+    if not Cgroups.detect("auto").limits_cpu:
+        pytest.skip("no writable cpu cgroup controller on this host")
+    # Three processes that never yield, for a fixed 3 s of wall time: the kernel's own
+    # accounting of their CPU time (rusage of the reaped children) over that wall time is
+    # the share of cores the run got. The quota allows half a core; unlimited they could
+    # take both cores of this machine. The bound is generous: this only checks a ceiling.
+    async with open_client(max_cpus=0.5, max_processes=16) as client:
+        result = await call(
+            client, "execute_code", code=BUSY_CHILDREN.format(n=3, seconds=3), timeout_seconds=30
+        )
+    assert result["status"] == "ok", result
+    words = result["stdout"].split()
+    cpu, wall = float(words[1]), float(words[3])
+    assert wall >= 3
+    assert 0 < cpu / wall <= 0.5 + 0.3, result["stdout"]

@@ -177,3 +177,51 @@ async def test_only_pytest_is_accepted(client: Client) -> None:
     result = await client.call_tool("run_tests", {"code": CODE, "framework": "nose"})
     assert result.is_error
     assert "pytest" in str(result.content)
+
+
+async def test_honest_runs_of_every_test_shape_match_the_tests_parsed_from_the_sources(
+    client: Client,
+) -> None:
+    # The server cross-checks the reported tests against its own parse of code and tests:
+    # classes, parametrisation, unittest cases, inherited and imported tests, tests in the
+    # code and a module-level skip must all still count as an honest run.
+    code = (
+        "import unittest\n"
+        "def add(a, b):\n    return a + b\n"
+        "def test_in_the_code():\n    assert add(1, 1) == 2\n"
+        "class Base:\n    def test_inherited(self):\n        assert True\n"
+        "class CaseFromCode(unittest.TestCase):\n"
+        "    def test_case(self):\n        self.assertEqual(add(1, 2), 3)\n"
+    )
+    tests = (
+        "import pytest\n"
+        "class TestClass:\n"
+        "    @pytest.mark.parametrize('n', [1, 2, 'a::b[c]'])\n"
+        "    def test_param(self, n):\n        assert n\n"
+        "    class TestNested:\n        def test_deep(self):\n            assert True\n"
+        "class TestChild(Base):\n    pass\n"
+        "def test_made():\n    assert True\n"
+        "test_alias = test_made\n"
+    )
+    result = await call(client, "run_tests", code=code, tests=tests)
+    assert result["status"] == "ok", result["output"]
+    assert result["failed"] == result["errors"] == 0, result["output"]
+    assert result["passed"] == result["total"] >= 9, result["output"]
+    assert "tampered" not in result["output"]
+
+    skipping = "import pytest\npytest.skip('later', allow_module_level=True)\n"
+    skipped = await call(
+        client, "run_tests", code=code, tests=skipping + "def test_x():\n    pass\n"
+    )
+    assert "tampered" not in skipped["output"], skipped["output"]
+    assert {t["name"].split("::")[0] for t in skipped["tests"]} == {"solution.py"}
+    assert skipped["status"] == "ok" and skipped["failed"] == 0, skipped["output"]
+
+
+async def test_a_syntax_error_is_reported_as_a_collection_error_not_as_tampering(
+    client: Client,
+) -> None:
+    result = await call(client, "run_tests", code=CODE, tests="def test_x(:\n    pass\n")
+    assert result["status"] == "error"
+    assert result["passed"] == 0
+    assert "tampered" not in result["output"], result["output"]

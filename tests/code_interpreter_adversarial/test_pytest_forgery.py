@@ -384,3 +384,139 @@ async def test_a_forgery_next_to_a_genuine_pass_counts_at_most_that_pass(
         assert all(t["outcome"] != "passed" for t in never_ran), brief(result)
     if name == "atexit_forces_exit_status_zero":
         assert (result["passed"], result["failed"]) == (1, 1), brief(result)
+
+
+# The code under test shares its process with the harness's reporter, so it can find it
+# (gc, frames) and write records itself. The server checks what it can from outside: one
+# collection, reported before any test, nothing after the end, the tests the sources
+# really define (parsed by the server, not in the sandbox), and an end that matches the
+# process's exit. Forging exactly the real ids with the real count and a matching exit is
+# not caught in-process: see the package README, "Limits".
+FIND_REPORTER = """
+import gc, os, signal, sys
+
+def find_reporter():
+    for candidate in gc.get_objects():
+        if type(candidate).__name__ == "Reporter":
+            return candidate
+    raise SystemExit("no reporter found")
+
+def find_harness():
+    # Objects made before the zygote's gc.freeze() are not in gc.get_objects(): walk up
+    # the frames instead, to run_pytest's ``harness``.
+    frame = sys._getframe()
+    while frame is not None:
+        for value in list(frame.f_locals.values()):
+            if type(value).__name__ == "TestHarness":
+                return value
+        frame = frame.f_back
+    raise SystemExit("no harness found")
+
+def find_config():
+    return find_harness().config
+
+def forge(reporter, ids, outcome="passed", end=True):
+    reporter.send({"t": "collected", "ids": ids})
+    for nodeid in ids:
+        reporter.send({"t": "test", "id": nodeid, "outcome": outcome})
+    if end:
+        reporter.send({"t": "end", "exitstatus": 0, "tampered": []})
+"""
+
+REPORTER_FORGERIES = {
+    # The reviewer's repro: invented ids, a forged end, and an exit before pytest goes on.
+    "gc_reporter_invented_ids_then_os_exit": """
+def test_fails():
+    assert False
+
+ids = ["solution.py::test_a", "solution.py::test_b", "solution.py::test_c"]
+forge(find_reporter(), ids)
+os._exit(0)
+""",
+    # The real failing test reported as passed, padded with invented passes.
+    "gc_reporter_real_id_padded_with_invented_passes": """
+def test_fails():
+    assert False
+
+forge(find_reporter(), ["solution.py::test_fails"] + [f"solution.py::test_p{i}" for i in range(9)])
+os._exit(0)
+""",
+    # Only the passing test reported; the failing one left out.
+    "gc_reporter_leaves_the_failing_test_out": """
+def test_passes():
+    assert True
+
+def test_fails():
+    assert False
+
+forge(find_reporter(), ["solution.py::test_passes"])
+os._exit(0)
+""",
+    # Up the frames to the harness (run_pytest's local), real ids, and pytest let go on:
+    # the harness's own report follows the forged end.
+    "frame_walk_to_the_harness_real_ids_and_the_run_goes_on": """
+def test_fails():
+    assert False
+
+def harness_from_frames():
+    frame = sys._getframe()
+    while frame is not None:
+        for value in list(frame.f_locals.values()):
+            if getattr(value, "reporter", None) is not None:
+                return value
+        frame = frame.f_back
+    raise SystemExit("no harness on the stack")
+
+forge(harness_from_frames().reporter, ["solution.py::test_fails"])
+""",
+    # Real ids and counts, but the process does not then exit with the status reported.
+    "gc_reporter_real_ids_then_a_crash": """
+def test_fails():
+    assert False
+
+forge(find_reporter(), ["solution.py::test_fails"])
+os.kill(os.getpid(), signal.SIGKILL)
+""",
+    "gc_reporter_real_ids_then_a_failing_exit": """
+def test_fails():
+    assert False
+
+forge(find_reporter(), ["solution.py::test_fails"])
+os._exit(1)
+""",
+    # Test records before the collection: the harness's own collection and records follow.
+    "gc_reporter_results_sent_before_collection": """
+def test_fails():
+    assert False
+
+reporter = find_reporter()
+reporter.send({"t": "test", "id": "solution.py::test_fails", "outcome": "passed"})
+""",
+    # A forging plugin registered through gc, and the harness's tamper list cleared at once:
+    # the harness flags each forged pass again as it happens.
+    "forging_plugin_with_the_tampered_list_cleared": f"""
+import types
+hooks = types.ModuleType("pcadv_clear_forger")
+exec({FORGING_HOOKS!r}, hooks.__dict__)
+harness = find_harness()
+find_config().pluginmanager.register(hooks, "pcadv-clear-forger")
+assert harness.tampered, "registering a plugin was not noticed"
+harness.tampered.clear()
+
+def test_fails():
+    assert False
+""",
+}
+
+
+@pytest.mark.parametrize("name", list(REPORTER_FORGERIES), ids=list(REPORTER_FORGERIES))
+async def test_records_forged_through_the_in_process_reporter_are_not_trusted(
+    secret_runtime: Runtime, host: Host, name: str
+) -> None:
+    code = FIND_REPORTER + REPORTER_FORGERIES[name]
+    async with open_sandbox(secret_runtime, host) as sandbox:
+        result = await sandbox.run_tests(code, "", timeout=30)
+    assert result["passed"] == 0, brief(result)
+    assert result["success_rate"] == 0.0, brief(result)
+    assert result["status"] != "ok", brief(result)
+    assert "tampered" in str(result["output"]), brief(result)
