@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from promptcraft.errors import ConfigurationError
+from promptcraft.identity.keys import looks_like_placeholder
 
 RiskLevel = Literal["low", "medium", "high", "critical"]
 ApprovalType = Literal["code_deployment", "security_override", "data_access", "external_api"]
@@ -39,7 +40,6 @@ NEVER_AUTO_APPROVED: frozenset[str] = frozenset({"security_override"})
 MAX_REQUIRED_APPROVERS = 20
 HARD_MAX_CODE_CHARS = 500_000
 
-_PLACEHOLDER_WORDS = ("change", "your", "example", "placeholder", "xxxx", "dummy", "replace")
 _URL_PLACEHOLDERS = ("your-", "your_", "yourdomain", "changeme", "placeholder", "xxxx")
 _HOW_WHSEC = (
     'generate one with: python -c "import base64, secrets; '
@@ -75,13 +75,12 @@ def _split_map(value: object) -> object:
 
 
 def refuse_placeholder(value: str, setting: str, *, min_length: int) -> None:
-    lowered = value.lower()
     if len(value) < min_length:
         raise ConfigurationError(
             f"{setting} is {len(value)} characters; a real one has at least {min_length}. "
             "Copy it from where it was issued."
         )
-    if any(word in lowered for word in _PLACEHOLDER_WORDS) or len(set(value)) < 8:
+    if looks_like_placeholder(value, min_distinct=8):
         raise ConfigurationError(
             f"{setting} looks like a placeholder, not a real secret: copy the real value "
             "from where it was issued, or unset it to turn the channel off"
@@ -478,7 +477,7 @@ class HumanInLoopSettings(BaseSettings):
                 f"HITL_WEBHOOK_SECRET decodes to {len(key)} bytes; Standard Webhooks wants 24-64: "
                 f"{_HOW_WHSEC}"
             )
-        if any(word in body.lower() for word in _PLACEHOLDER_WORDS) or len(set(key)) < 8:
+        if looks_like_placeholder(body, min_distinct=8) or len(set(key)) < 8:
             raise ConfigurationError(f"HITL_WEBHOOK_SECRET looks like a placeholder: {_HOW_WHSEC}")
 
 

@@ -26,7 +26,7 @@ SECRET_FILE = "jwt_secret"  # noqa: S105 - a file name, not a secret
 _HOW = 'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
 # Whole placeholder phrases, not substrings: a random secret may well contain "xxxx" or "your".
 _PLACEHOLDER = re.compile(
-    r"(change[-_ ]?(me|it|this)|your[-_ ](super[-_ ])?secret|replace[-_ ]?me|placeholder|"
+    r"(change[-_ ]?(me|it|this)|your[-_ ][a-z_ -]*(secret|key|token|password)|replace[-_ ]?me|placeholder|"
     r"example[-_ ]?(key|secret)|secret[-_ ]?key|in[-_ ]production|^(x+|0+|secret|password)$)",
     re.IGNORECASE,
 )
@@ -40,6 +40,14 @@ class SigningKeys:
     verifying_key: str | bytes
 
 
+def looks_like_placeholder(value: str, *, min_distinct: int = _MIN_DISTINCT) -> bool:
+    """A known placeholder phrase, or too few distinct characters to be random.
+
+    Whole phrases only: a random secret may well contain "xxxx" or "your" by chance.
+    """
+    return bool(_PLACEHOLDER.search(value)) or len(set(value)) < min_distinct
+
+
 def check_secret(secret: str, setting: str = "PROMPTCRAFT_JWT_SECRET") -> None:
     """Refuse configured secrets that are short, known placeholders, or of too few characters."""
     size = len(secret.encode())
@@ -48,7 +56,7 @@ def check_secret(secret: str, setting: str = "PROMPTCRAFT_JWT_SECRET") -> None:
             f"{setting} is {size} bytes; it must be at least {MIN_SECRET_BYTES} random bytes: "
             f"{_HOW}, or unset it to have one generated"
         )
-    if _PLACEHOLDER.search(secret) or len(set(secret)) < _MIN_DISTINCT:
+    if looks_like_placeholder(secret):
         raise ConfigurationError(
             f"{setting} looks like a placeholder, not a random secret: {_HOW}, "
             "or unset it to have one generated"

@@ -8,6 +8,7 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from promptcraft.errors import ConfigurationError
+from promptcraft.identity.keys import looks_like_placeholder
 from promptcraft.models._types import Price, PriceTable
 
 
@@ -140,7 +141,8 @@ class ModelSettings(BaseSettings):
     def check(self) -> None:
         """Raise ConfigurationError naming what is missing or a placeholder for the provider."""
         key = self.api_key.get_secret_value() if self.api_key else ""
-        if key.startswith("your-") or key in ("changeme", "change-me"):
+        # Phrases only: local servers (Ollama, llama.cpp) accept any short key.
+        if key and looks_like_placeholder(key, min_distinct=0):
             raise ConfigurationError(
                 "PROMPTCRAFT_MODEL_API_KEY (or AZURE_OPENAI_API_KEY) is a placeholder: "
                 "set the real key"
