@@ -24,7 +24,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -48,7 +48,12 @@ from mcp_servers.code_interpreter._fdio import (
 )
 from mcp_servers.code_interpreter._protocol import (
     HARNESS_SOURCE_PATH,
+    RPC_SOURCE_PATH,
     SANDBOX_ENVIRONMENT,
+    SANDBOX_TMP,
+    SOLUTION,
+    TEST_FILE,
+    TESTS_ROOT,
     EventCallback,
     Job,
     RunOutcome,
@@ -64,6 +69,7 @@ from mcp_servers.code_interpreter.errors import (
 logger = logging.getLogger(__name__)
 
 HARNESS_IN_SANDBOX = "/opt/promptcraft/harness.py"
+RPC_IN_SANDBOX = "/opt/promptcraft/_sandbox_rpc.py"
 SANDBOX_UID = 1000  # the uid runs have inside their user namespace
 _MIN_BWRAP = (0, 8, 0)  # --disable-userns
 _SPAWN_TIMEOUT = 60.0
@@ -149,6 +155,7 @@ class BubblewrapBackend:
             )
         self.host_uid = settings.sandbox_uid if os.geteuid() == 0 else None
         self.harness_source = HARNESS_SOURCE_PATH.read_bytes()
+        self.rpc_source = RPC_SOURCE_PATH.read_bytes()
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -180,7 +187,7 @@ class BubblewrapBackend:
             with anyio.CancelScope(shield=True):
                 await session.close()
 
-    def argv(self, kind: str, control_fd: int, harness_fd: int) -> list[str]:
+    def argv(self, kind: str, control_fd: int, harness_fds: Sequence[int]) -> list[str]:
         env = self.env
         args = [
             self.bwrap,
@@ -203,7 +210,12 @@ class BubblewrapBackend:
             "--dev", "/dev",
             "--remount-ro", "/dev",
             "--dir", "/tmp",  # noqa: S108 - inside the sandbox; each run mounts its own tmpfs here
-            "--ro-bind-data", str(harness_fd), HARNESS_IN_SANDBOX,
+            "--ro-bind-data", str(harness_fds[0]), HARNESS_IN_SANDBOX,
+            "--ro-bind-data", str(harness_fds[1]), RPC_IN_SANDBOX,
+            # The tests' read-only collection root: the test file's name (its source comes
+            # from the job) and the code, which lives in the run's scratch.
+            "--ro-bind-data", str(harness_fds[2]), f"{TESTS_ROOT}/{TEST_FILE}",
+            "--symlink", f"{SANDBOX_TMP}/{SOLUTION}", f"{TESTS_ROOT}/{SOLUTION}",
             "--remount-ro", "/",
             "--clearenv",
         ]  # fmt: skip
@@ -306,25 +318,28 @@ class BubblewrapSession:
     async def _spawn(self, kind: str) -> _Zygote:
         backend = self.backend
         host, child = seqpacket_pair()
-        harness_fd = os.memfd_create("harness.py")
-        os.write(harness_fd, backend.harness_source)
-        os.lseek(harness_fd, 0, os.SEEK_SET)
+        files = [
+            _memfd("harness.py", backend.harness_source),
+            _memfd("rpc.py", backend.rpc_source),
+            _memfd("test_solution.py", b""),
+        ]
         log, log_fd = _zygote_log()
         try:
             process = await anyio.open_process(
-                backend.argv(kind, child.fileno(), harness_fd),
+                backend.argv(kind, child.fileno(), files),
                 stdin=subprocess.DEVNULL,
                 stdout=log_fd,
                 stderr=log_fd,
                 env={},  # bwrap's own pid 1 would otherwise show the host's environment
-                pass_fds=[child.fileno(), harness_fd],
+                pass_fds=[child.fileno(), *files],
                 user=backend.host_uid,
                 group=backend.host_uid,
                 extra_groups=[] if backend.host_uid is not None else None,
             )
         finally:
             child.close()
-            os.close(harness_fd)
+            for fd in files:
+                os.close(fd)
             os.close(log_fd)
         zygote = _Zygote(kind, process, host, log)
         ready: dict[str, Any] | None = None
@@ -608,6 +623,13 @@ class _Run:
             and cpu >= self.job.limits.cpu_seconds - 0.5
         ):
             outcome.cpu_limited = True
+
+
+def _memfd(name: str, data: bytes) -> int:
+    fd = os.memfd_create(name)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 def _read_text(path: str) -> str:

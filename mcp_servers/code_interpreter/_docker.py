@@ -14,10 +14,12 @@ import json
 import logging
 import secrets
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -25,10 +27,15 @@ import anyio
 from mcp_servers.code_interpreter._fdio import OutputCollector
 from mcp_servers.code_interpreter._protocol import (
     HARNESS_SOURCE_PATH,
+    RPC_SOURCE_PATH,
     SANDBOX_ENVIRONMENT,
+    SANDBOX_TMP,
+    SOLUTION,
+    TESTS_ROOT,
     EventCallback,
     Job,
     RunOutcome,
+    make_tests_root,
 )
 from mcp_servers.code_interpreter._sandbox_env import SandboxEnv
 from mcp_servers.code_interpreter._settings import CodeInterpreterSettings
@@ -38,12 +45,13 @@ logger = logging.getLogger(__name__)
 
 SITE_IN_CONTAINER = "/opt/promptcraft/site-packages"
 HARNESS_IN_CONTAINER = "/opt/promptcraft/harness.py"
+RPC_IN_CONTAINER = "/opt/promptcraft/_sandbox_rpc.py"
 NOBODY = "65534:65534"
 LABEL = "promptcraft.code-interpreter"
 
 
 def container_spec(
-    settings: CodeInterpreterSettings, env: SandboxEnv, job: Job, *, name: str
+    settings: CodeInterpreterSettings, env: SandboxEnv, job: Job, *, name: str, tests_root: Path
 ) -> dict[str, Any]:
     """Keyword arguments for ``docker.client.containers.create`` (pure: unit-tested)."""
     limits = job.limits
@@ -76,6 +84,8 @@ def container_spec(
         "volumes": {
             str(env.site_packages): {"bind": SITE_IN_CONTAINER, "mode": "ro"},
             str(HARNESS_SOURCE_PATH): {"bind": HARNESS_IN_CONTAINER, "mode": "ro"},
+            str(RPC_SOURCE_PATH): {"bind": RPC_IN_CONTAINER, "mode": "ro"},
+            str(tests_root): {"bind": TESTS_ROOT, "mode": "ro"},
         },
         "labels": {LABEL: "run"},
         "stdin_open": True,
@@ -119,6 +129,7 @@ class DockerBackend:
     def __init__(self, settings: CodeInterpreterSettings, env: SandboxEnv) -> None:
         self._settings = settings
         self._env = env
+        self._tests_root = Path(TESTS_ROOT)  # replaced by a host directory in session()
         try:
             import docker
 
@@ -136,13 +147,20 @@ class DockerBackend:
     async def session(self) -> AsyncIterator[DockerBackend]:
         from mcp_servers.code_interpreter._probe import check_isolation
 
-        await check_isolation(self, self._settings)
-        yield self
+        with tempfile.TemporaryDirectory(prefix="promptcraft-docker-") as directory:
+            self._tests_root = make_tests_root(Path(directory), f"{SANDBOX_TMP}/{SOLUTION}")
+            try:
+                await check_isolation(self, self._settings)
+                yield self
+            finally:
+                self._tests_root.chmod(0o755)  # so that the directory can be removed
 
     async def run(self, job: Job, on_event: EventCallback | None = None) -> RunOutcome:
         token = secrets.token_hex(16)
         name = f"promptcraft-run-{secrets.token_hex(6)}"
-        spec = container_spec(self._settings, self._env, job, name=name)
+        spec = container_spec(
+            self._settings, self._env, job, name=name, tests_root=self._tests_root
+        )
         try:
             outcome = await anyio.to_thread.run_sync(
                 self._run_blocking, spec, job, token, abandon_on_cancel=True

@@ -26,10 +26,16 @@ Modes
 ``oneshot --job-fd N [--report-fd M]`` (unsafe backend; docker reads the job from stdin)
     Reads one job, applies the rlimits, runs it in this process.
 
+Test runs split W in two when the job arrives: W stays the *tests' process* (pytest over
+the ``tests`` source compiled in memory, the reporter) and turns non-dumpable; its child
+is the *code's process*, which imports the code as ``solution`` — after running the code's
+own tests, if it has any — and serves the tests' calls on it (``_sandbox_rpc.py``).
+
 Test results travel as JSON lines over a pipe (never a file the code could overwrite):
 ``collected`` with the node ids, one ``test`` record per finished test, and ``end``. In
-W that pipe lives only in the fd table of a reporter thread (``unshare(CLONE_FILES)``),
-so code under test cannot find it among its own descriptors.
+the tests' process that pipe lives only in the fd table of a reporter thread
+(``unshare(CLONE_FILES)``); the code's process never has it and relays the records of its
+own tests over its socket, which the tests' process checks before passing them on.
 """
 
 from __future__ import annotations
@@ -76,6 +82,7 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_SECCOMP = 22
 PR_CAPBSET_DROP = 24
 PR_SET_SECUREBITS = 28
@@ -90,6 +97,23 @@ SANDBOX_TMP = "/tmp"  # noqa: S108 - inside the sandbox: a fresh tmpfs per run
 SOLUTION = "solution.py"
 TEST_FILE = "test_solution.py"
 MAIN = "main.py"
+# Read-only, made by the backend: an empty TEST_FILE (its source is compiled from the job,
+# never read from disk) and SOLUTION, a symbolic link to the code in the run's scratch.
+TESTS_ROOT = "/opt/promptcraft/tests"
+
+
+def _load_rpc() -> Any:
+    """``_sandbox_rpc.py`` from beside this file (``-I`` keeps the script's directory off sys.path)."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_sandbox_rpc.py")
+    spec = importlib.util.spec_from_file_location("promptcraft_sandbox_rpc", path)
+    if spec is None or spec.loader is None:
+        raise SetupError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 class SetupError(Exception):
@@ -435,43 +459,27 @@ def apply_job(job: dict[str, Any], workdir: str) -> None:
     if job["kind"] == "exec":
         _write_files(workdir, {**job.get("files", {}), MAIN: job["code"]})
     else:
-        _write_files(
-            workdir, {SOLUTION: job["code"], TEST_FILE: tests_module(job.get("tests", ""))}
-        )
+        _write_files(workdir, {SOLUTION: job["code"]})
+    _apply_process_limits(job, workdir, output=job["kind"] == "exec")
+    sys.argv = [MAIN if job["kind"] == "exec" else "pytest"]
+    sys.path.insert(0, workdir)
+
+
+def _apply_process_limits(job: dict[str, Any], workdir: str, *, output: bool) -> None:
     stdin = _stdin_fd(job.get("stdin", ""))
     os.dup2(stdin, 0)
     os.close(stdin)
     os.chdir(workdir)
-    _reset_streams(output=job["kind"] == "exec")
+    _reset_streams(output=output)
     _set_rlimits(job.get("limits", {}))
-    sys.argv = [MAIN if job["kind"] == "exec" else "pytest"]
-    sys.path.insert(0, workdir)
 
 
 _DEFINES_TESTS = re.compile(r"^\s*(?:async\s+)?def\s+test|^\s*class\s+Test|unittest", re.M)
 
 
-def collected_files(job: dict[str, Any], workdir: str) -> list[str]:
-    """The test file, and the code itself when it holds tests (or no tests came separately).
-
-    Code without tests is imported by the tests but not collected, so pytest does not
-    rewrite its asserts: that is most of the cost of a run.
-    """
-    files = []
-    if job.get("tests", "").strip():
-        files.append(os.path.join(workdir, TEST_FILE))
-    if not files or _DEFINES_TESTS.search(job.get("code", "")):
-        files.insert(0, os.path.join(workdir, SOLUTION))
-    return files
-
-
-def tests_module(tests: str) -> str:
-    """The test file: the user's tests, with the solution's public names already imported."""
-    if not tests.strip():
-        return ""
-    if "from __future__" in tests:
-        return tests
-    return f"from solution import *  # noqa: F403 (added by the harness)\n{tests}"
+def code_defines_tests(job: dict[str, Any]) -> bool:
+    """Whether the code holds tests of its own (or there are no separate tests to run)."""
+    return not job.get("tests", "").strip() or bool(_DEFINES_TESTS.search(job.get("code", "")))
 
 
 def _exit_code(exc: SystemExit) -> int:
@@ -546,6 +554,7 @@ class Reporter:
         self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._acks: queue.SimpleQueue[bool] = queue.SimpleQueue()
         self._token = token
+        self.fd = fd
         ready = threading.Event()
         self.private = False
         self.error: str | None = None
@@ -597,20 +606,201 @@ class Reporter:
         self._thread.join(timeout=10)
 
 
+class _Relay:
+    """In the code's process: its own tests' records go to the tests' process, which checks them."""
+
+    private = True
+
+    def __init__(self, channel: Any) -> None:
+        self.channel = channel
+
+    def send(self, record: dict[str, Any]) -> None:
+        with contextlib.suppress(Exception):  # the tests' process is gone: nothing to tell
+            self.channel.send({"op": "record", "record": record})
+
+    def close(self) -> None:
+        pass
+
+
+def serve_code(channel: Any) -> None:
+    """The code's process: import the code (if its tests did not), describe it, serve, exit."""
+    import importlib
+    import io
+
+    rpc = sys.modules["promptcraft_sandbox_rpc"]
+    for stream in (sys.stdout, sys.stderr):  # the code's own tests' report, if any
+        with contextlib.suppress(Exception):
+            stream.flush()
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            module = sys.modules.get("solution") or importlib.import_module("solution")
+        message = {"op": "ready", "description": rpc.describe_module(channel, module)}
+    except BaseException as exc:
+        message = {"op": "import_error", "error": channel.encode_error(exc)}
+    message.update(out=out.getvalue()[-4000:], err=err.getvalue()[-4000:])
+    with contextlib.suppress(Exception):
+        channel.send(message)
+        rpc.serve(channel)
+    os._exit(0)
+
+
+_RELAYED_OUTCOMES = ("passed", "failed", "error", "skipped")
+
+
+class TestsSide:
+    """In the tests' process: the code's process, its module proxy, and its relayed records.
+
+    The code's process may speak only for tests of its own file: anything else it sends
+    becomes a collection error of ``solution.py``, never a result of the tests' file.
+    """
+
+    def __init__(self, rpc: Any, channel: Any, pid: int) -> None:
+        self.rpc = rpc
+        self.channel = channel
+        self.pid = pid
+        self.solution: Any = None
+        self.import_error = ""
+        self.code_ids: list[str] = []
+        self.code_records: list[dict[str, Any]] = []
+        self._code_results: dict[str, str] = {}
+        self._code_collected = False
+
+    def wait_for_code(self) -> None:
+        while True:
+            try:
+                message = self.channel.receive()
+            except self.rpc.RemoteError as exc:
+                self.import_error = f"the code's process ended before it was ready ({exc})"
+                self._distrust("the code's process ended before it finished its own tests")
+                return
+            op = message.get("op")
+            if op == "record":
+                self._relay(message.get("record"))
+            elif op == "ready":
+                try:
+                    self.solution = self.rpc.load_proxy_module(
+                        self.channel, message.get("description") or {}
+                    )
+                except Exception as exc:
+                    self.import_error = f"the code's process described its module wrongly: {exc}"
+                    self.solution = None
+                    return
+                sys.modules["solution"] = self.solution
+                return
+            elif op == "import_error":
+                error = self.channel.decode_error(message.get("error"))
+                notes = "\n".join(getattr(error, "__notes__", []))
+                self.import_error = f"{type(error).__name__}: {error}\n{notes}".strip()
+                return
+            else:
+                self._bad(f"an unexpected message {str(op)[:80]!r}")
+                return
+
+    def _distrust(self, why: str) -> None:
+        """Whatever the code's process reported about its own tests: an error, not a result."""
+        for record in self.code_records:
+            if record["t"] == "test" and record["outcome"] != "error":
+                record.update(outcome="error", message=f"{why}, so its report is not trusted")
+                self._code_results[record["id"]] = "error"
+
+    def _bad(self, what: str) -> None:
+        self._distrust(f"the code's process sent {what}")
+        self.code_records.append(
+            {
+                "t": "collect_error",
+                "id": SOLUTION,
+                "message": f"the code's process sent {what}; its tests' results are not trusted",
+            }
+        )
+
+    def _relay(self, record: Any) -> None:
+        if not isinstance(record, dict):
+            self._bad("a malformed record")
+            return
+        kind, nodeid = record.get("t"), record.get("id")
+        own = isinstance(nodeid, str) and (nodeid == SOLUTION or nodeid.startswith(SOLUTION + "::"))
+        if kind == "collected" and not self._code_collected:
+            ids = record.get("ids")
+            if not isinstance(ids, list) or not all(
+                isinstance(i, str) and i.startswith(SOLUTION + "::") for i in ids
+            ):
+                self._bad("tests that are not its own")
+                return
+            self.code_ids, self._code_collected = list(dict.fromkeys(ids)), True
+        elif kind == "test" and own and nodeid in self._code_results:
+            self._bad(f"a second result for {nodeid}")
+        elif kind == "test" and own and nodeid in self.code_ids:
+            outcome = record.get("outcome")
+            outcome = outcome if outcome in _RELAYED_OUTCOMES else "error"
+            self._code_results[nodeid] = outcome
+            duration = record.get("duration_ms")
+            self.code_records.append(
+                {
+                    "t": "test",
+                    "id": nodeid,
+                    "outcome": outcome,
+                    "duration_ms": float(duration) if isinstance(duration, int | float) else 0.0,
+                    "message": _text(str(record.get("message") or "")),
+                }
+            )
+        elif kind == "collect_error":
+            self.code_records.append(
+                {
+                    "t": "collect_error",
+                    "id": nodeid if own else SOLUTION,
+                    "message": _text(str(record.get("message") or "")),
+                }
+            )
+        elif kind == "collect_skipped" and own:
+            self.code_records.append({"t": "collect_skipped", "id": SOLUTION})
+        else:
+            self._bad(f"a record it may not send ({str(kind)[:40]!r} for {str(nodeid)[:120]!r})")
+
+    def star_names(self) -> dict[str, Any]:
+        """What ``from solution import *`` binds, minus the code's own tests (collected there)."""
+        module = self.solution
+        names = {}
+        for name in getattr(module, "__all__", []):
+            value = getattr(module, name, None)
+            remote = isinstance(value, self.rpc.RemoteObject) or hasattr(value, "_pc_ref")
+            if remote and name.lower().startswith("test"):
+                continue
+            names[name] = value
+        return names
+
+    def combined_status(self, own: int) -> int:
+        """As one pytest session over both files would exit."""
+        errors = any(r["t"] == "collect_error" for r in self.code_records)
+        failed = any(o in ("failed", "error") for o in self._code_results.values()) or len(
+            self._code_results
+        ) < len(self.code_ids)
+        if own in (2, 3, 4):
+            return own
+        if errors:
+            return 2
+        if own == 5:
+            return (1 if failed else 0) if self.code_ids else 5
+        return 1 if failed else own
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.channel.send({"op": "bye", "n": 0})
+
+
 _ARGS = [
     "-p", "no:cacheprovider", "-p", "no:faulthandler", "-p", "no:pastebin", "-p", "no:stepwise",
     "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:junitxml",
     "-p", "no:doctest", "-p", "no:setuponly", "-p", "no:setupplan",
-    "-c", os.devnull, "--rootdir", SANDBOX_TMP, "--noconftest", "--capture=sys", "-q", "--no-header",
-    "--tb=short", "-rfE", "-o", "console_output_style=classic",
-    os.path.join(SANDBOX_TMP, SOLUTION), os.path.join(SANDBOX_TMP, TEST_FILE),
+    "-c", os.devnull, "--rootdir", TESTS_ROOT, "--noconftest", "--capture=sys", "-q", "--no-header",
+    "--tb=short", "-rfE", "-o", "console_output_style=classic", TESTS_ROOT,
 ]  # fmt: skip
 
 
-def pytest_args(workdir: str) -> list[str]:
-    args = list(_ARGS[:-2])
-    args[args.index("--rootdir") + 1] = workdir
-    return [*args, os.path.join(workdir, SOLUTION), os.path.join(workdir, TEST_FILE)]
+def pytest_args(tests_root: str) -> list[str]:
+    args = list(_ARGS[:-1])
+    args[args.index("--rootdir") + 1] = tests_root
+    return [*args, tests_root]
 
 
 def _critical_functions() -> dict[str, object]:
@@ -694,6 +884,9 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
             self.phases: dict[str, list[Any]] = {}
             self.config: Any = None
             self.own_hooks: dict[str, object] = {}
+            self.tests: TestsSide | None = None  # in the tests' process: the code's process
+            self.code_channel: Any = None  # in the code's process: the channel to the tests
+            self.sources: dict[str, str] = {}
 
         def pytest_configure(self, config: Any) -> None:
             self.config = config
@@ -707,24 +900,109 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
                 reporter = harden(report_fd)
                 assert reporter is not None
                 self.begin(session.config, reporter)
-                work = read_job(job_fd)  # the job arrives only now
-                apply_job(work, SANDBOX_TMP)
-                session.config.args = collected_files(work, SANDBOX_TMP)
-                self.start_clock(session.config)
+                work, workdir = read_job(job_fd), SANDBOX_TMP  # the job arrives only now
             else:
                 assert job is not None
-                self.begin(
-                    session.config,
-                    Reporter(
-                        job["_report_fd"],
-                        private_table=True,
-                        token=job.get("report_token"),
-                        filtered=False,
-                    ),
+                reporter = Reporter(
+                    job["_report_fd"],
+                    private_table=True,
+                    token=job.get("report_token"),
+                    filtered=False,
                 )
-                apply_job(job, os.getcwd())
-                session.config.args = collected_files(job, os.getcwd())
+                self.begin(session.config, reporter)
+                work, workdir = job, os.getcwd()
+            self.split(session, work, workdir)
             self.start_clock(session.config)
+
+        def split(self, session: Any, work: dict[str, Any], workdir: str) -> None:
+            """Fork the code's own process; this one keeps the tests and the report pipe.
+
+            This process becomes non-dumpable first, so that the code's process (same uid)
+            cannot open its memory or descriptors through /proc, nor ptrace it.
+            """
+            rpc = _load_rpc()
+            root = str(work.get("tests_root") or TESTS_ROOT)
+            tests_end, code_end = socket.socketpair()
+            _prctl(PR_SET_DUMPABLE, 0)
+            pid = os.fork()
+            if pid == 0:
+                tests_end.close()
+                self.become_code(session, work, workdir, root, rpc.Channel(code_end, "code"))
+                return
+            code_end.close()
+            _apply_process_limits(work, workdir, output=False)
+            sys.argv = ["pytest"]
+            self.tests = TestsSide(rpc, rpc.Channel(tests_end, "tests"), pid)
+            self.tests.wait_for_code()
+            source = work.get("tests", "")
+            self.sources = {os.path.join(root, TEST_FILE): source} if source.strip() else {}
+            session.config.args = list(self.sources)
+            if not self.sources:
+                # Only the code's own tests: their report is the run's; this process adds nothing.
+                self.pytest_collection_finish(session)
+                finish_process(self.exit_status(5), self.finish)
+
+        def become_code(
+            self, session: Any, work: dict[str, Any], workdir: str, root: str, channel: Any
+        ) -> None:
+            """The code's process: run the code's own tests (if any), then serve the tests' calls."""
+            if self.reporter is not None and not self.reporter.private:
+                with contextlib.suppress(OSError):
+                    os.close(self.reporter.fd)
+            self.reporter = _Relay(channel)  # type: ignore[assignment]
+            self.frozen = False  # this process's records are relayed and checked by the tests' one
+            self.code_channel = channel
+            apply_job(work, workdir)
+            if code_defines_tests(work):
+                session.config.args = [os.path.join(root, SOLUTION)]
+                return  # pytest collects and runs them here; run_pytest then calls serve_code
+            self.serve_code()
+
+        def serve_code(self) -> None:
+            serve_code(self.code_channel)
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_pycollect_makemodule(self, module_path: Any, parent: Any) -> Any:
+            source = self.sources.get(str(module_path))
+            if source is None:
+                return None
+            harness = self
+
+            text: str = source
+
+            class InMemoryModule(pytest.Module):
+                def _getobj(self) -> Any:
+                    return harness.tests_module(str(self.path), text, self)
+
+            return InMemoryModule.from_parent(parent, path=module_path)
+
+        def tests_module(self, path: str, source: str, node: Any) -> Any:
+            """The tests, compiled from the job (asserts rewritten as pytest does), never from disk."""
+            import ast
+            import linecache
+            import types
+
+            from _pytest.assertion.rewrite import rewrite_asserts
+
+            if self.tests is None or self.tests.solution is None:
+                error = self.tests.import_error if self.tests is not None else "no code process"
+                raise node.CollectError(f"the code under test could not be imported:\n{error}")
+            try:
+                tree = ast.parse(source, filename=path)
+                if node.config.getoption("assertmode") == "rewrite":
+                    rewrite_asserts(tree, source.encode(), path, node.config)
+                compiled = compile(tree, path, "exec", dont_inherit=True)
+            except SyntaxError as exc:
+                raise node.CollectError(
+                    f"{path}:{exc.lineno}: {exc.msg}\n{exc.text or ''}"
+                ) from None
+            linecache.cache[path] = (len(source), None, source.splitlines(True), path)
+            module = types.ModuleType(TEST_FILE[:-3])
+            module.__file__ = path
+            module.__dict__.update(self.tests.star_names())
+            sys.modules[module.__name__] = module
+            exec(compiled, module.__dict__)  # noqa: S102 - the caller's tests, in this process
+            return module
 
         def begin(self, config: Any, reporter: Reporter) -> None:
             """Freeze: from here on no plugin may join, and pytest's internals must stay as they are.
@@ -789,7 +1067,13 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
 
         def pytest_collection_finish(self, session: Any) -> None:
             self._check_integrity()
-            self._send({"t": "collected", "ids": [item.nodeid for item in session.items]})
+            own = [item.nodeid for item in session.items]
+            if self.tests is None:
+                self._send({"t": "collected", "ids": own})
+                return
+            self._send({"t": "collected", "ids": [*self.tests.code_ids, *own]})
+            for record in self.tests.code_records:
+                self._send(record)
 
         def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
             self.phases[nodeid] = []
@@ -825,8 +1109,14 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
         def pytest_sessionfinish(self, session: Any, exitstatus: Any) -> None:
             self._check_integrity()
 
+        def exit_status(self, own: int) -> int:
+            """pytest's status for this process's tests, combined with the code's own tests."""
+            return own if self.tests is None else self.tests.combined_status(own)
+
         def finish(self, code: int) -> None:
             """The end record, sent by ``finish_process`` right before ``os._exit(code)``."""
+            if self.tests is not None:
+                self.tests.close()
             self._check_integrity()
             self._send({"t": "end", "exitstatus": code, "tampered": list(self.tampered)})
             if self.reporter is not None:
@@ -846,7 +1136,9 @@ def run_pytest(args: list[str], harness: Any) -> None:
 
     code = int(pytest.main(args, plugins=[harness]))
     # In the zygote, only a worker gets here (the zygote itself never leaves its loop).
-    finish_process(code, harness.finish)
+    if harness.code_channel is not None:
+        harness.serve_code()  # the code's process, after its own tests: never returns
+    finish_process(harness.exit_status(code), harness.finish)
 
 
 # ---------------------------------------------------------------------------- zygote
@@ -1068,7 +1360,8 @@ _SCRATCH = [64 * 2**20]
 
 def zygote_main(kind: str, control_fd: int, scratch: int) -> None:
     _SCRATCH[0] = scratch
-    os.chdir("/")
+    # pytest shows paths relative to where it started: the tests' root gives "test_solution.py".
+    os.chdir(TESTS_ROOT if kind == "tests" else "/")
     if kind == "exec":
         job_fd, report_fd = serve(control_fd, kind)
         os.close(report_fd)
@@ -1095,7 +1388,7 @@ def oneshot_main(job_fd: int | None, report_fd: int | None) -> None:
         return
     _pytest_environment()
     job["_report_fd"] = report_fd if report_fd is not None else os.dup(2)
-    run_pytest(pytest_args(os.getcwd()), make_test_harness(None, job))
+    run_pytest(pytest_args(job.get("tests_root") or TESTS_ROOT), make_test_harness(None, job))
 
 
 def main(argv: list[str]) -> None:

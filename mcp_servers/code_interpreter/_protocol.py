@@ -26,6 +26,32 @@ SANDBOX_ENVIRONMENT: Mapping[str, str] = {
 }
 
 HARNESS_SOURCE_PATH = Path(__file__).with_name("_harness.py")
+RPC_SOURCE_PATH = Path(__file__).with_name(
+    "_sandbox_rpc.py"
+)  # loaded by the harness from beside it
+
+# Paths inside a sandbox, as ``_harness.py`` names them (it cannot import this module).
+SANDBOX_TMP = "/tmp"  # noqa: S108 - the run's own tmpfs
+SOLUTION = "solution.py"
+TEST_FILE = "test_solution.py"
+TESTS_ROOT = "/opt/promptcraft/tests"
+
+
+def make_tests_root(directory: Path, solution: str) -> Path:
+    """The tests' collection root for backends that cannot build it in the sandbox.
+
+    An empty ``TEST_FILE`` (the harness compiles the tests from the job, not from it) and
+    ``SOLUTION``, a link to the code at ``solution``; read-only, so that nothing the code
+    plants (an ``__init__.py``, a ``conftest.py``) can enter the tests' collection.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o755)  # a sandbox's unprivileged user reads it
+    root = directory / "tests"
+    root.mkdir(mode=0o755)
+    (root / TEST_FILE).write_bytes(b"")
+    (root / SOLUTION).symlink_to(solution)
+    root.chmod(0o555)
+    return root
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,16 @@
 """The tests a run_tests call holds, found by parsing its sources here, outside the sandbox.
 
-The harness's records come from a process the code under test shares, so they can be
-forged from inside (see the package README, "Limits"). What the server can check for
-itself is the *shape* of the report: every reported test must be a test function or
-method that really exists in the file its id names, and every plain test function the
-sources define must be reported. Parsing never runs the code.
+The tests in ``tests`` run in a process the code under test cannot reach; the tests
+written inside ``code`` are run and reported by the code's own process (see the package
+README). Either way the server checks the *shape* of the report for itself: every
+reported test must be a test function or method that really exists in the file its id
+names, and every plain test function the sources define must be reported. Parsing never
+runs the code.
 
-The harness collects ``solution.py`` (the code) and ``test_solution.py`` (the tests, with
-``from solution import *`` put in front); the rules below mirror
-``_harness.collected_files`` and ``_harness.tests_module``.
+The harness collects ``solution.py`` (the code, in the code's process, when it defines
+tests or no separate tests came) and ``test_solution.py`` (the tests, with the code's
+public names bound as ``from solution import *`` would); the rules below mirror
+``_harness.code_defines_tests``.
 """
 
 from __future__ import annotations
@@ -48,15 +50,6 @@ class ExpectedTests:
     # collection error (and no test from that file).
     needs_collect_error: tuple[str, ...] = ()
     unverifiable: str | None = None
-
-
-def tests_module(tests: str) -> str:
-    """As ``_harness.tests_module``."""
-    if not tests.strip():
-        return ""
-    if "from __future__" in tests:
-        return tests
-    return f"from solution import *  # noqa: F403 (added by the harness)\n{tests}"
 
 
 def _is_test_name(name: str) -> bool:
@@ -206,7 +199,7 @@ def _names(sources: list[str]) -> list[tuple[list[str], list[str]] | None]:
 
 
 def expected_tests_sync(code: str, tests: str) -> ExpectedTests:
-    module = tests_module(tests)
+    module = tests if tests.strip() else ""
     try:
         code_names, test_names = _names([code, module])
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
@@ -230,12 +223,9 @@ def expected_tests_sync(code: str, tests: str) -> ExpectedTests:
             files[TEST_FILE] = FileTests(False)
             needs_error.append(TEST_FILE)
         else:
-            # ``from solution import *`` brings the code's test functions along.
-            imported = set(code_names[0]) if code_names is not None else set()
-            files[TEST_FILE] = FileTests(
-                True, frozenset(set(test_names[0]) | imported), frozenset(test_names[1])
-            )
-            if code_names is None and "solution" in module:
+            # The code's own test functions are not bound into the tests' module.
+            files[TEST_FILE] = FileTests(True, frozenset(test_names[0]), frozenset(test_names[1]))
+            if code_names is None:  # the tests' module cannot be built without the code
                 needs_error.append(SOLUTION)
     return ExpectedTests(files=files, needs_collect_error=tuple(needs_error))
 

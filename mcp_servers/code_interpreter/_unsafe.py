@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -35,9 +36,11 @@ from mcp_servers.code_interpreter._fdio import (
 from mcp_servers.code_interpreter._protocol import (
     HARNESS_SOURCE_PATH,
     SANDBOX_ENVIRONMENT,
+    SOLUTION,
     EventCallback,
     Job,
     RunOutcome,
+    make_tests_root,
 )
 from mcp_servers.code_interpreter._sandbox_env import SandboxEnv
 from mcp_servers.code_interpreter._settings import CodeInterpreterSettings
@@ -72,13 +75,15 @@ class UnsafeUnsandboxedBackend:
         try:
             return await self._run_in(workdir, job, on_event)
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            _remove_workdir(workdir)
 
     async def _run_in(self, workdir: str, job: Job, on_event: EventCallback | None) -> RunOutcome:
         outcome = RunOutcome()
         limits = job.limits
+        tests_root = make_tests_root(Path(workdir) / ".promptcraft", f"{workdir}/{SOLUTION}")
         payload = job.payload(
             workdir=workdir,
+            tests_root=str(tests_root),
             limits={
                 "cpu_seconds": limits.cpu_seconds,
                 "file_size": limits.file_size,
@@ -188,3 +193,9 @@ class UnsafeUnsandboxedBackend:
                 await process.wait()
             outcome.duration_s = time.monotonic() - start
             kill()  # whatever it left in its process group
+
+
+def _remove_workdir(workdir: str) -> None:
+    with contextlib.suppress(OSError):
+        Path(workdir, ".promptcraft", "tests").chmod(0o755)  # read-only during the run
+    shutil.rmtree(workdir, ignore_errors=True)

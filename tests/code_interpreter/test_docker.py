@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mcp_servers.code_interpreter._docker import container_spec, split_reports
@@ -24,7 +26,11 @@ def spec() -> dict[str, object]:
     settings = settings_with(backend="docker")
     env = load_env(settings.effective_sandbox_env_dir, settings.allowed_packages)
     return container_spec(
-        settings, env, Job(kind="exec", code="print(1)", limits=LIMITS), name="run-1"
+        settings,
+        env,
+        Job(kind="exec", code="print(1)", limits=LIMITS),
+        name="run-1",
+        tests_root=Path("/srv/promptcraft-tests-root"),
     )
 
 
@@ -58,13 +64,15 @@ def test_the_container_has_the_runs_limits() -> None:
     assert s["log_config"] == {"type": "none", "config": {}}  # output is read live, never stored
 
 
-def test_the_container_mounts_only_the_packages_and_the_harness_read_only() -> None:
+def test_the_container_mounts_only_the_packages_the_harness_and_the_tests_root_read_only() -> None:
     volumes = spec()["volumes"]
     assert isinstance(volumes, dict)
     assert all(v["mode"] == "ro" for v in volumes.values())
     assert {v["bind"] for v in volumes.values()} == {
         "/opt/promptcraft/site-packages",
         "/opt/promptcraft/harness.py",
+        "/opt/promptcraft/_sandbox_rpc.py",
+        "/opt/promptcraft/tests",
     }
     assert not [h for h in volumes if "docker.sock" in h]
     env = spec()["environment"]

@@ -396,9 +396,11 @@ FIND_REPORTER = """
 import gc, os, signal, sys
 
 def find_reporter():
-    for candidate in gc.get_objects():
-        if type(candidate).__name__ == "Reporter":
-            return candidate
+    # The live one: the relay to the tests' process (the Reporter copied by fork is dead).
+    for name in ("_Relay", "Reporter"):
+        for candidate in gc.get_objects():
+            if type(candidate).__name__ == name:
+                return candidate
     raise SystemExit("no reporter found")
 
 def find_harness():
@@ -492,20 +494,6 @@ def test_fails():
 reporter = find_reporter()
 reporter.send({"t": "test", "id": "solution.py::test_fails", "outcome": "passed"})
 """,
-    # A forging plugin registered through gc, and the harness's tamper list cleared at once:
-    # the harness flags each forged pass again as it happens.
-    "forging_plugin_with_the_tampered_list_cleared": f"""
-import types
-hooks = types.ModuleType("pcadv_clear_forger")
-exec({FORGING_HOOKS!r}, hooks.__dict__)
-harness = find_harness()
-find_config().pluginmanager.register(hooks, "pcadv-clear-forger")
-assert harness.tampered, "registering a plugin was not noticed"
-harness.tampered.clear()
-
-def test_fails():
-    assert False
-""",
 }
 
 
@@ -519,4 +507,26 @@ async def test_records_forged_through_the_in_process_reporter_are_not_trusted(
     assert result["passed"] == 0, brief(result)
     assert result["success_rate"] == 0.0, brief(result)
     assert result["status"] != "ok", brief(result)
-    assert "tampered" in str(result["output"]), brief(result)
+    reasons = str(result["output"]) + "".join(str(t.get("message")) for t in result["tests"])
+    assert "trusted" in reasons, brief(result)
+
+
+async def test_a_forging_plugin_registered_by_the_code_cannot_touch_the_callers_tests(
+    secret_runtime: Runtime, host: Host
+) -> None:
+    # pytest in the code's process is the code's own: whatever it registers there, the
+    # caller's tests run and report in another process.
+    code = (
+        FIND_REPORTER
+        + "import types\n"
+        + 'hooks = types.ModuleType("pcadv_forger")\n'
+        + f"exec({FORGING_HOOKS!r}, hooks.__dict__)\n"
+        + 'find_config().pluginmanager.register(hooks, "pcadv-forger")\n'
+        + "find_harness().tampered.clear()\n"
+        + "VALUE = 41\n"
+    )
+    tests = "def test_fails():\n    assert VALUE == 42\n"
+    async with open_sandbox(secret_runtime, host) as sandbox:
+        result = await sandbox.run_tests(code, tests, timeout=30)
+    assert (result["passed"], result["failed"]) == (0, 1), brief(result)
+    assert names(result) == ["test_solution.py::test_fails"], brief(result)
