@@ -920,7 +920,7 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
             This process becomes non-dumpable first, so that the code's process (same uid)
             cannot open its memory or descriptors through /proc, nor ptrace it.
             """
-            rpc = _load_rpc()
+            rpc = sys.modules.get("promptcraft_sandbox_rpc") or _load_rpc()
             root = str(work.get("tests_root") or TESTS_ROOT)
             tests_end, code_end = socket.socketpair()
             _prctl(PR_SET_DUMPABLE, 0)
@@ -1371,6 +1371,7 @@ def zygote_main(kind: str, control_fd: int, scratch: int) -> None:
         run_exec(job)
         return
     _pytest_environment()
+    _load_rpc()  # compiled once here, not in every run
     run_pytest(list(_ARGS), make_test_harness(control_fd))
 
 
