@@ -122,13 +122,25 @@ def create_server(
     @server.tool(annotations=run_annotations)
     async def run_tests(
         code: Annotated[
-            str, Field(description="The module under test (solution.py); may contain tests too.")
+            str,
+            Field(
+                description=(
+                    "The module under test (solution.py). It may contain tests too, but those are "
+                    "run and reported by the code's own process: put tests in `tests` for results "
+                    "the code cannot influence."
+                )
+            ),
         ],
         ctx: Context,
         tests: Annotated[
             str,
             Field(
-                description="pytest tests (test_solution.py); `from solution import *` is added."
+                description=(
+                    "pytest tests (test_solution.py), run in a process of their own; the code's "
+                    "public names are already bound (as `from solution import *`), and "
+                    "`import solution` works. Calls reach the code in its own process: plain data "
+                    "is copied, other objects are proxies."
+                )
             ),
         ] = "",
         framework: Annotated[
@@ -138,7 +150,7 @@ def create_server(
             float, Field(description="Wall-clock limit for the whole session.")
         ] = settings.test_timeout_seconds,
     ) -> TestRunResult:
-        """Run pytest on code and tests in a fresh sandbox; per-test outcomes and counts the code cannot forge."""
+        """Run pytest on code and tests in a fresh sandbox; per-test outcomes and counts of `tests` the code cannot forge."""
         return await service.run_tests(
             _runner(ctx),
             code,
