@@ -25,6 +25,7 @@ from mcp_servers.code_analysis._ruff import RuffRunner
 from mcp_servers.code_analysis._secrets import SecretsRunner
 from mcp_servers.code_analysis._settings import CodeAnalysisSettings
 from mcp_servers.code_analysis.errors import InvalidInputError
+from promptcraft import pyast
 
 ANALYSIS_TYPES = ("security", "performance", "architecture", "general")
 THRESHOLDS = ("low", "medium", "high", "critical")
@@ -165,7 +166,7 @@ class Analyzer:
         tree: ast.Module | None = None
         parse_error = ""
         try:
-            tree = ast.parse(code, filename=file_path or "<input>")
+            tree = pyast.parse(code, filename=file_path or "<input>")
         except SyntaxError as exc:
             parse_error = f"line {exc.lineno}: {exc.msg}"
         except (ValueError, RecursionError, MemoryError) as exc:

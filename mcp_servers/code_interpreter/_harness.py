@@ -45,7 +45,6 @@ import contextlib
 import ctypes
 import json
 import os
-import re
 import resource
 import select
 import signal
@@ -474,12 +473,10 @@ def _apply_process_limits(job: dict[str, Any], workdir: str, *, output: bool) ->
     _set_rlimits(job.get("limits", {}))
 
 
-_DEFINES_TESTS = re.compile(r"^\s*(?:async\s+)?def\s+test|^\s*class\s+Test|unittest", re.M)
-
-
-def code_defines_tests(job: dict[str, Any]) -> bool:
-    """Whether the code holds tests of its own (or there are no separate tests to run)."""
-    return not job.get("tests", "").strip() or bool(_DEFINES_TESTS.search(job.get("code", "")))
+def runs_code_tests(job: dict[str, Any]) -> bool:
+    """The code's own tests run only when no separate tests came: those are what the run is for,
+    and the code's process could report its own tests however it liked."""
+    return not job.get("tests", "").strip()
 
 
 def _exit_code(exc: SystemExit) -> int:
@@ -612,9 +609,11 @@ class _Relay:
     private = True
 
     def __init__(self, channel: Any) -> None:
-        self.channel = channel
+        self.channel = channel  # None: the code's own tests do not run, nothing is relayed
 
     def send(self, record: dict[str, Any]) -> None:
+        if self.channel is None:
+            return
         with contextlib.suppress(Exception):  # the tests' process is gone: nothing to tell
             self.channel.send({"op": "record", "record": record})
 
@@ -646,6 +645,14 @@ def serve_code(channel: Any) -> None:
 
 
 _RELAYED_OUTCOMES = ("passed", "failed", "error", "skipped")
+# Names pytest reads from a test module (and the unittest plugin from sys.modules).
+_PYTEST_MODULE_NAMES = frozenset(
+    {
+        "pytestmark", "pytest_plugins", "setup_module", "teardown_module", "setup_function",
+        "teardown_function", "setUpModule", "tearDownModule", "setup", "teardown", "collect_ignore",
+        "collect_ignore_glob", "unittest", "pytest",
+    }
+)  # fmt: skip
 
 
 class TestsSide:
@@ -655,7 +662,8 @@ class TestsSide:
     becomes a collection error of ``solution.py``, never a result of the tests' file.
     """
 
-    def __init__(self, rpc: Any, channel: Any, pid: int) -> None:
+    def __init__(self, rpc: Any, channel: Any, pid: int, *, code_tests: bool) -> None:
+        self.code_tests = code_tests
         self.rpc = rpc
         self.channel = channel
         self.pid = pid
@@ -675,7 +683,7 @@ class TestsSide:
                 self._distrust("the code's process ended before it finished its own tests")
                 return
             op = message.get("op")
-            if op == "record":
+            if op == "record" and self.code_tests:
                 self._relay(message.get("record"))
             elif op == "ready":
                 try:
@@ -758,13 +766,26 @@ class TestsSide:
             self._bad(f"a record it may not send ({str(kind)[:40]!r} for {str(nodeid)[:120]!r})")
 
     def star_names(self) -> dict[str, Any]:
-        """What ``from solution import *`` binds, minus the code's own tests (collected there)."""
+        """What ``from solution import *`` binds, less what would let the code steer the tests.
+
+        Left out: names of builtins (a ``len`` of the code would answer the tests' own
+        ``len``), modules (the tests import their own ``pytest``, not the code's), names
+        pytest gives a meaning to in a test module, and the code's test functions. The
+        tests reach all of them as ``solution.<name>``.
+        """
+        import builtins
+
         module = self.solution
         names = {}
         for name in getattr(module, "__all__", []):
             value = getattr(module, name, None)
-            remote = isinstance(value, self.rpc.RemoteObject) or hasattr(value, "_pc_ref")
-            if remote and name.lower().startswith("test"):
+            if (
+                name.startswith("_")
+                or name in builtins.__dict__
+                or name in _PYTEST_MODULE_NAMES
+                or self.rpc.is_remote_module(value)
+                or name.lower().startswith("test")
+            ):
                 continue
             names[name] = value
         return names
@@ -885,6 +906,7 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
             self.config: Any = None
             self.own_hooks: dict[str, object] = {}
             self.tests: TestsSide | None = None  # in the tests' process: the code's process
+            self.code_pid = 0
             self.code_channel: Any = None  # in the code's process: the channel to the tests
             self.sources: dict[str, str] = {}
 
@@ -892,11 +914,15 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
             self.config = config
 
         @pytest.hookimpl(tryfirst=True)
-        def pytest_collection(self, session: Any) -> None:
+        def pytest_collection(self, session: Any) -> Any:
             if self.reporter is not None:
-                return
+                return None
             if control_fd is not None:
                 job_fd, report_fd = serve(control_fd, "tests")  # returns in a worker only
+                # Before the job exists: the code's process never holds the tests' source.
+                code_end = self.fork_code(session, privileged=True, close=(job_fd, report_fd))
+                if code_end is None:
+                    return None  # the code's process: pytest goes on with the code's own tests
                 reporter = harden(report_fd)
                 assert reporter is not None
                 self.begin(session.config, reporter)
@@ -911,28 +937,67 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
                 )
                 self.begin(session.config, reporter)
                 work, workdir = job, os.getcwd()
-            self.split(session, work, workdir)
+                close = () if reporter.private else (reporter.fd,)
+                code_end = self.fork_code(session, privileged=False, close=close)
+                if code_end is None:
+                    return None
+            self.split(session, work, workdir, code_end)
             self.start_clock(session.config)
+            return None
 
-        def split(self, session: Any, work: dict[str, Any], workdir: str) -> None:
-            """Fork the code's own process; this one keeps the tests and the report pipe.
+        def fork_code(self, session: Any, *, privileged: bool, close: tuple[int, ...]) -> Any:
+            """Fork the code's process; in this one (the tests'), return the socket to it.
 
-            This process becomes non-dumpable first, so that the code's process (same uid)
-            cannot open its memory or descriptors through /proc, nor ptrace it.
+            This process turns non-dumpable first, so that the code's process (same uid)
+            cannot open its memory or descriptors through /proc. Where it may (``privileged``:
+            still holding the sandbox's capabilities), the code's process also gets a pid
+            namespace of its own, so it cannot signal this one or change its limits or
+            scheduling either. In the code's process, returns None once it is set up.
             """
             rpc = sys.modules.get("promptcraft_sandbox_rpc") or _load_rpc()
-            root = str(work.get("tests_root") or TESTS_ROOT)
             tests_end, code_end = socket.socketpair()
             _prctl(PR_SET_DUMPABLE, 0)
+            own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY) if privileged else -1
+            if privileged:
+                _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
             pid = os.fork()
             if pid == 0:
                 tests_end.close()
-                self.become_code(session, work, workdir, root, rpc.Channel(code_end, "code"))
-                return
+                for fd in (*close, own_pid_ns):
+                    if fd >= 0:
+                        os.close(fd)
+                _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+                if privileged:
+                    harden(None)
+                channel = rpc.Channel(code_end, "code")
+                try:
+                    message = channel.receive()
+                except rpc.RemoteError:
+                    os._exit(0)  # the tests' process is gone
+                work, workdir = message.get("job") or {}, str(message.get("workdir"))
+                self.become_code(session, work, workdir, str(message.get("root")), channel)
+                return None
+            if privileged:
+                # This process's own later children (the tests' subprocesses) stay beside it.
+                _check(_libc.setns(own_pid_ns, CLONE_NEWPID), "setns(CLONE_NEWPID)")
+                os.close(own_pid_ns)
             code_end.close()
+            self.code_pid = pid
+            return tests_end
+
+        def split(self, session: Any, work: dict[str, Any], workdir: str, code_end: Any) -> None:
+            """Hand the code (only the code) to its process; keep the tests and the report pipe."""
+            rpc = sys.modules["promptcraft_sandbox_rpc"]
+            root = str(work.get("tests_root") or TESTS_ROOT)
+            channel = rpc.Channel(code_end, "tests")
+            code_job: dict[str, Any] = {
+                k: work[k] for k in ("kind", "code", "stdin", "limits") if k in work
+            }
+            code_job["run_code_tests"] = runs_code_tests(work)
+            channel.send({"op": "job", "job": code_job, "workdir": workdir, "root": root})
             _apply_process_limits(work, workdir, output=False)
             sys.argv = ["pytest"]
-            self.tests = TestsSide(rpc, rpc.Channel(tests_end, "tests"), pid)
+            self.tests = TestsSide(rpc, channel, self.code_pid, code_tests=runs_code_tests(work))
             self.tests.wait_for_code()
             source = work.get("tests", "")
             self.sources = {os.path.join(root, TEST_FILE): source} if source.strip() else {}
@@ -946,14 +1011,12 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
             self, session: Any, work: dict[str, Any], workdir: str, root: str, channel: Any
         ) -> None:
             """The code's process: run the code's own tests (if any), then serve the tests' calls."""
-            if self.reporter is not None and not self.reporter.private:
-                with contextlib.suppress(OSError):
-                    os.close(self.reporter.fd)
-            self.reporter = _Relay(channel)  # type: ignore[assignment]
+            code_tests = bool(work.get("run_code_tests"))
+            self.reporter = _Relay(channel if code_tests else None)  # type: ignore[assignment]
             self.frozen = False  # this process's records are relayed and checked by the tests' one
             self.code_channel = channel
             apply_job(work, workdir)
-            if code_defines_tests(work):
+            if code_tests:
                 session.config.args = [os.path.join(root, SOLUTION)]
                 return  # pytest collects and runs them here; run_pytest then calls serve_code
             self.serve_code()
@@ -979,6 +1042,7 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
         def tests_module(self, path: str, source: str, node: Any) -> Any:
             """The tests, compiled from the job (asserts rewritten as pytest does), never from disk."""
             import ast
+            import builtins
             import linecache
             import types
 
@@ -998,9 +1062,9 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
                 ) from None
             linecache.cache[path] = (len(source), None, source.splitlines(True), path)
             module = types.ModuleType(TEST_FILE[:-3])
-            module.__file__ = path
             module.__dict__.update(self.tests.star_names())
-            sys.modules[module.__name__] = module
+            module.__dict__.update(__name__=TEST_FILE[:-3], __file__=path, __builtins__=builtins)
+            sys.modules[TEST_FILE[:-3]] = module
             exec(compiled, module.__dict__)  # noqa: S102 - the caller's tests, in this process
             return module
 

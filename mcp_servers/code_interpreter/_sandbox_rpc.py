@@ -458,6 +458,8 @@ def _safe_str(exc: BaseException) -> str:
 
 
 def _kind(value: Any) -> str:
+    if isinstance(value, types.ModuleType):
+        return "module"
     if isinstance(value, type):
         return "class"
     if callable(value):
@@ -562,7 +564,7 @@ def _operator(name: str) -> Any:
 class RemoteObject:
     """An object that lives in the other process; every use is a request."""
 
-    __slots__ = ("__weakref__", "_pc_channel", "_pc_id", "_pc_name", "_pc_owner")
+    __slots__ = ("__weakref__", "_pc_channel", "_pc_id", "_pc_kind", "_pc_name", "_pc_owner")
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith(_LOCAL_MISSES) or name in _LOCAL_MISS_NAMES:
@@ -696,7 +698,15 @@ def _new_proxy(channel: Channel, number: int, name: str, kind: str) -> RemoteObj
     object.__setattr__(proxy, "_pc_id", number)
     object.__setattr__(proxy, "_pc_owner", "code" if channel.side == "tests" else "tests")
     object.__setattr__(proxy, "_pc_name", name)
+    object.__setattr__(proxy, "_pc_kind", kind)
     return proxy
+
+
+def is_remote_module(value: Any) -> bool:
+    """A module of the code's process (the tests import their own instead)."""
+    return (
+        isinstance(value, RemoteObject) and object.__getattribute__(value, "_pc_kind") == "module"
+    )
 
 
 def _call_with_copy_back(target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -994,13 +1004,23 @@ def load_proxy_module(channel: Channel, description: dict[str, Any]) -> types.Mo
     if not isinstance(names, dict):
         raise ProtocolError("a malformed module description")
     for name, encoded in names.items():
-        setattr(module, str(name), channel.decode(encoded))
+        if not _plain_name(name):  # the code may not set the module's own dunders
+            raise ProtocolError(
+                f"the code's module described a name it may not: {str(name)[:80]!r}"
+            )
+        setattr(module, name, channel.decode(encoded))
     public = description.get("public")
-    module.__all__ = [str(n) for n in _list(public) if str(n) in names]  # type: ignore[attr-defined]
+    module.__all__ = [  # type: ignore[attr-defined]
+        n for n in _list(public) if isinstance(n, str) and _plain_name(n) and n in names
+    ]
     module.__file__ = "solution.py"
     remote_module = _new_proxy(channel, _int(description.get("module")), "solution", "object")
     module.__class__ = _module_type(remote_module)
     return module
+
+
+def _plain_name(name: Any) -> bool:
+    return isinstance(name, str) and name.isidentifier() and not name.startswith("__")
 
 
 def _module_type(remote_module: RemoteObject) -> type[types.ModuleType]:

@@ -7,27 +7,26 @@ reported test must be a test function or method that really exists in the file i
 names, and every plain test function the sources define must be reported. Parsing never
 runs the code.
 
-The harness collects ``solution.py`` (the code, in the code's process, when it defines
-tests or no separate tests came) and ``test_solution.py`` (the tests, with the code's
+The harness collects ``solution.py`` (the code, in the code's process, when no separate
+tests came) and ``test_solution.py`` (the tests, with the code's
 public names bound as ``from solution import *`` would); the rules below mirror
-``_harness.code_defines_tests``.
+``_harness.runs_code_tests``.
 """
 
 from __future__ import annotations
 
 import ast
 import json
-import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
 
 import anyio
 
+from promptcraft import pyast
+
 SOLUTION = "solution.py"
 TEST_FILE = "test_solution.py"
-# Same pattern as _harness._DEFINES_TESTS: when the code itself is collected.
-_DEFINES_TESTS = re.compile(r"^\s*(?:async\s+)?def\s+test|^\s*class\s+Test|unittest", re.M)
 # Larger sources are parsed in a separate, memory-limited interpreter, not in the server.
 IN_PROCESS_LIMIT = 2 << 20
 _SUBPROCESS_MEMORY = 2 << 30
@@ -143,7 +142,7 @@ def _allowed(tree: ast.Module) -> set[str]:
 
 def _parse(source: str) -> tuple[set[str], set[str]] | None:
     try:
-        tree = ast.parse(source)
+        tree = pyast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     return _allowed(tree), _required(tree)
@@ -207,7 +206,7 @@ def expected_tests_sync(code: str, tests: str) -> ExpectedTests:
             unverifiable=f"the sources could not be parsed outside the sandbox: {exc}"
         )
     collects_tests = bool(module)
-    collects_code = not collects_tests or bool(_DEFINES_TESTS.search(code))
+    collects_code = not collects_tests  # as _harness.runs_code_tests
     files: dict[str, FileTests] = {}
     needs_error: list[str] = []
     if collects_code:

@@ -210,16 +210,26 @@ async def test_honest_runs_of_every_test_shape_match_the_tests_parsed_from_the_s
     result = await call(client, "run_tests", code=code, tests=tests)
     assert result["status"] == "ok", result["output"]
     assert result["failed"] == result["errors"] == 0, result["output"]
-    assert result["passed"] == result["total"] >= 9, result["output"]
+    assert result["passed"] == result["total"] == 7, result["output"]
+    # With tests given, the run is about them: the code's own tests are not collected.
+    assert {t["name"].split("::")[0] for t in result["tests"]} == {"test_solution.py"}
     assert "tampered" not in result["output"]
+
+    own = await call(client, "run_tests", code=code, tests="")
+    assert own["status"] == "ok", own["output"]
+    assert {t["name"] for t in own["tests"]} == {
+        "solution.py::test_in_the_code",
+        "solution.py::CaseFromCode::test_case",
+    }, own["output"]
+    assert own["passed"] == own["total"] == 2, own["output"]
 
     skipping = "import pytest\npytest.skip('later', allow_module_level=True)\n"
     skipped = await call(
         client, "run_tests", code=code, tests=skipping + "def test_x():\n    pass\n"
     )
     assert "tampered" not in skipped["output"], skipped["output"]
-    assert {t["name"].split("::")[0] for t in skipped["tests"]} == {"solution.py"}
-    assert skipped["status"] == "ok" and skipped["failed"] == 0, skipped["output"]
+    assert "trusted" not in skipped["output"], skipped["output"]
+    assert skipped["passed"] == skipped["failed"] == 0, skipped["output"]
 
 
 async def test_a_syntax_error_is_reported_as_a_collection_error_not_as_tampering(

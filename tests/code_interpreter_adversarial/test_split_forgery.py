@@ -805,3 +805,157 @@ async def test_system_exit_or_keyboard_interrupt_from_the_failing_call_is_no_pas
     result = await run(secret_runtime, host, code)
     assert_not_forged(result)
     assert outcomes(result).get(FAILS) in ("failed", "error"), brief(result)
+
+
+# ---------------------------------------------------------------- found in review
+
+
+async def test_the_codes_own_builtins_do_not_replace_the_tests_builtins(
+    secret_runtime: Runtime, host: Host
+) -> None:
+    code = code_of(
+        HONEST,
+        """
+        def len(x):
+            return 42
+
+        def sorted(x, *a, **k):
+            return 42
+        """,
+    )
+    tests = """
+    def test_passes():
+        assert double(21) == 42
+
+    def test_fails():
+        assert len([value()]) == 42 or sorted([value()]) == 42 or value() == 42
+    """
+    result = await run(secret_runtime, host, code, tests)
+    assert_not_forged(result)
+    assert outcomes(result) == {PASSES: "passed", FAILS: "failed"}, brief(result)
+
+
+async def test_names_the_code_adds_to_its_module_description_cannot_become_dunders_or_pytest(
+    secret_runtime: Runtime, host: Host
+) -> None:
+    # The code owns its process, so it can rewrite how its module is described: it adds
+    # ``__name__``, ``__builtins__``, ``__test__`` and a fake ``pytest`` and ``unittest``.
+    code = code_of(
+        HONEST,
+        """
+        import sys as _sys
+
+        class _Anything:
+            def __eq__(self, other):
+                return True
+
+            def __call__(self, *args, **kwargs):
+                return self
+
+            def __getattr__(self, name):
+                return self
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return True
+
+        _rpc = _sys.modules["promptcraft_sandbox_rpc"]
+        _describe = _rpc.describe_module
+
+        def _forged_description(channel, module):
+            description = _describe(channel, module)
+            for name in ("__name__", "__builtins__", "__test__", "pytest", "unittest"):
+                description["names"][name] = channel.encode(_Anything())
+                description["public"].append(name)
+            return description
+
+        _rpc.describe_module = _forged_description
+        """,
+    )
+    tests = """
+    def test_passes():
+        assert double(21) == 42
+
+    def test_fails():
+        assert value() == 42
+    """
+    result = await run(secret_runtime, host, code, tests)
+    assert_not_forged(result)
+    assert result["passed"] == 0, brief(result)
+
+
+async def test_the_code_never_holds_the_tests_source(secret_runtime: Runtime, host: Host) -> None:
+    # The expected value is only in the tests: a code that finds it could return it.
+    code = code_of(
+        """
+        import gc as _gc
+        import re as _re
+        import sys as _sys
+
+        def _find_tests():
+            frame = _sys._getframe()
+            while frame is not None:
+                for item in list(frame.f_locals.values()):
+                    if isinstance(item, dict) and isinstance(item.get("tests"), str):
+                        return item["tests"]
+                frame = frame.f_back
+            for item in _gc.get_objects():
+                if isinstance(item, dict) and isinstance(item.get("tests"), str):
+                    return item["tests"]
+            return ""
+
+        def value():
+            found = _re.search(r"value\\(\\) == (\\d+)", _find_tests())
+            return int(found.group(1)) if found else 41
+
+        def double(x):
+            return 2 * x
+        """
+    )
+    result = await run(secret_runtime, host, code)
+    assert_not_forged(result)
+    assert outcomes(result) == {PASSES: "passed", FAILS: "failed"}, brief(result)
+
+
+async def test_the_code_cannot_signal_relimit_or_deprioritise_the_tests_process(
+    secret_runtime: Runtime, host: Host
+) -> None:
+    code = code_of(
+        HONEST,
+        """
+        import resource as _resource
+        import signal as _signal
+
+        _done = []
+        for _pid in list(range(2, 64)) + [_os.getppid()]:
+            for _step in (
+                lambda p: _resource.prlimit(p, _resource.RLIMIT_NOFILE, (3, 3)),
+                lambda p: _resource.prlimit(p, _resource.RLIMIT_CPU, (0, 0)),
+                lambda p: _os.setpriority(_os.PRIO_PROCESS, p, 19),
+                lambda p: _os.kill(p, _signal.SIGSTOP),
+                lambda p: _os.kill(p, _signal.SIGINT),
+            ):
+                try:
+                    if _pid > 0:
+                        _step(_pid)
+                        _done.append(_pid)
+                except OSError:
+                    pass
+        """,
+    )
+    tests = """
+    import os
+
+    def test_passes():
+        handles = [os.open("/dev/null", os.O_RDONLY) for _ in range(16)]
+        assert len(handles) == 16 and double(21) == 42
+
+    def test_fails():
+        assert value() == 42
+    """
+    result = await run(secret_runtime, host, code, tests)
+    assert_not_forged(result)
+    assert outcomes(result) == {PASSES: "passed", FAILS: "failed"}, brief(result)
+    assert result["status"] == "ok", brief(result)
