@@ -458,6 +458,8 @@ class _Sandbox:
         hello: dict[str, Any] | None = None
         with anyio.move_on_after(_HANDSHAKE_TIMEOUT):
             hello, monitor_pid = await recv_message(self.status)
+        if hello and hello.get("event") == "error":
+            raise SandboxCrashedError(f"the sandbox could not be forked: {hello.get('message')}")
         if not hello or hello.get("event") != "hello" or not monitor_pid:
             raise SandboxCrashedError(f"the sandbox did not start: {self.zygote.log_tail(1000)}")
         if self.cgroup is not None:

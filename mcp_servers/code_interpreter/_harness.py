@@ -26,10 +26,12 @@ Modes
 ``oneshot --job-fd N [--report-fd M]`` (unsafe backend; docker reads the job from stdin)
     Reads one job, applies the rlimits, runs it in this process.
 
-Test runs split W in two when the job arrives: W stays the *tests' process* (pytest over
-the ``tests`` source compiled in memory, the reporter) and turns non-dumpable; its child
-is the *code's process*, which imports the code as ``solution`` — after running the code's
-own tests, if it has any — and serves the tests' calls on it (``_sandbox_rpc.py``).
+Test runs have no separate W: their init I is the *tests' process* (pytest over the
+``tests`` source compiled in memory, the reporter). Before its job exists, it turns
+non-dumpable and forks the *code's process* into a pid namespace and session of its own;
+that process receives only the code, imports it as ``solution`` — after running the code's
+own tests, when no separate tests came — and serves the tests' calls on it
+(``_sandbox_rpc.py``).
 
 Test results travel as JSON lines over a pipe (never a file the code could overwrite):
 ``collected`` with the node ids, one ``test`` record per finished test, and ``end``. In
@@ -967,6 +969,7 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
                     if fd >= 0:
                         os.close(fd)
                 _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+                os.setsid()  # kill(0, ...) by the code reaches its own group only
                 if privileged:
                     harden(None)
                 channel = rpc.Channel(code_end, "code")
@@ -1208,6 +1211,32 @@ def run_pytest(args: list[str], harness: Any) -> None:
 # ---------------------------------------------------------------------------- zygote
 
 
+def _receive_fds(control: socket.socket) -> list[int] | None:
+    """The descriptors of the next run the server sends (None: interrupted, try again)."""
+    fds = array.array("i")
+    try:
+        msg, ancdata, _, _ = control.recvmsg(4096, socket.CMSG_SPACE(8 * fds.itemsize))
+    except InterruptedError:
+        return None
+    if not msg:
+        os._exit(0)  # the server went away
+    for level, ctype, data in ancdata:
+        if level == socket.SOL_SOCKET and ctype == socket.SCM_RIGHTS:
+            fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
+    return list(fds)
+
+
+def _reap() -> None:
+    """Reap finished monitors."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
 def _send_creds(sock: socket.socket, record: dict[str, Any], pid: int) -> None:
     creds = struct.pack("iII", pid, os.getuid(), os.getgid())
     sock.sendmsg([_dumps(record).encode()], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, creds)])
@@ -1226,18 +1255,14 @@ def _undo_zygote_signals() -> None:
 _ZYGOTE_FDS: set[int] = set()
 
 
-def serve(control_fd: int, kind: str) -> tuple[int, int]:
-    """The zygote's loop. Returns only in a (pre-started) worker: its job fd and report fd."""
-    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    control = socket.socket(fileno=control_fd)
+def _settle(*own_fds: int) -> None:
+    """Before the first fork: note the zygote's descriptors, freeze its objects."""
     sys.stdout.flush()
     sys.stderr.flush()
     # The zygote's own descriptors (e.g. pytest's log handler on /dev/null) stay open in the
     # workers: closing them under their Python owners would close reused numbers later.
     _ZYGOTE_FDS.update(int(n) for n in os.listdir("/proc/self/fd"))
-    _ZYGOTE_FDS.difference_update({control_fd, wake_r, wake_w})
+    _ZYGOTE_FDS.difference_update(own_fds)
     _ZYGOTE_FDS.intersection_update(int(n) for n in os.listdir("/proc/self/fd"))
     # Every object so far is the zygote's: keep the collector away from them, so workers do
     # not copy the whole heap page by page (copy-on-write) the first time they collect.
@@ -1245,6 +1270,15 @@ def serve(control_fd: int, kind: str) -> tuple[int, int]:
 
     gc.collect()
     gc.freeze()
+
+
+def serve(control_fd: int, kind: str) -> tuple[int, int]:
+    """The zygote's loop. Returns only in a (pre-started) worker: its job fd and report fd."""
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    control = socket.socket(fileno=control_fd)
+    _settle(control_fd, wake_r, wake_w)
     control.send(_dumps({"event": "ready", "kind": kind, "pid": os.getpid()}).encode())
     while True:
         watched: list[Any] = [control, wake_r]
@@ -1252,26 +1286,12 @@ def serve(control_fd: int, kind: str) -> tuple[int, int]:
         if wake_r in readable:
             with contextlib.suppress(BlockingIOError):
                 os.read(wake_r, 4096)
-        while True:  # reap finished monitors
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
+        _reap()
         if control not in readable:
             continue
-        fds = array.array("i")
-        try:
-            msg, ancdata, _, _ = control.recvmsg(4096, socket.CMSG_SPACE(8 * fds.itemsize))
-        except InterruptedError:
+        received = _receive_fds(control)
+        if received is None:
             continue
-        if not msg:
-            os._exit(0)  # the server went away
-        for level, ctype, data in ancdata:
-            if level == socket.SOL_SOCKET and ctype == socket.SCM_RIGHTS:
-                fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
-        received = list(fds)
         if len(received) != 5:
             for fd in received:
                 os.close(fd)
@@ -1283,15 +1303,50 @@ def serve(control_fd: int, kind: str) -> tuple[int, int]:
             os.close(wake_w)
             control.detach()
             os.close(control_fd)
-            return monitor(*received)
+            return monitor(*received, kind=kind)
         for fd in received:
             os.close(fd)
 
 
+def _mount_run_filesystems() -> None:
+    """A fresh size-limited /tmp (with /dev/shm in it), /proc, ptys; /proc's knobs read-only."""
+    _mount(
+        "tmpfs",
+        SANDBOX_TMP,
+        "tmpfs",
+        MS_NOSUID | MS_NODEV | MS_NOEXEC,
+        f"size={_SCRATCH[0]},mode=1777",
+    )
+    os.mkdir(os.path.join(SANDBOX_TMP, ".shm"), 0o1777)
+    _mount(os.path.join(SANDBOX_TMP, ".shm"), "/dev/shm", None, MS_BIND)  # noqa: S108
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    # Ptys of its own: the zygote's devpts instance would be shared by concurrent runs.
+    _mount(
+        "devpts",
+        "/dev/pts",
+        "devpts",
+        MS_NOSUID | MS_NOEXEC,
+        "newinstance,ptmxmode=0666,mode=620",
+    )
+    for path in ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"):
+        if os.path.exists(path):
+            _mount(path, path, None, MS_BIND | MS_REC)
+            _mount(
+                None,
+                path,
+                None,
+                MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+            )
+
+
 def monitor(
-    status_fd: int, job_fd: int, stdout_fd: int, stderr_fd: int, report_fd: int
+    status_fd: int, job_fd: int, stdout_fd: int, stderr_fd: int, report_fd: int, *, kind: str
 ) -> tuple[int, int]:
-    """M: hand the server our pid, wait for the cgroup move, unshare, fork init, report the end."""
+    """M: hand the server our pid, wait for the cgroup move, unshare, fork init, report the end.
+
+    For a test run, init is the tests' process itself (pid 1 of the run: when it ends, the
+    kernel ends the code's process and whatever that left behind), so M reports how init ended.
+    """
     status = socket.socket(fileno=status_fd)
     try:
         _send_creds(status, {"event": "hello"}, os.getpid())
@@ -1326,17 +1381,24 @@ def monitor(
             stdout_fd=stdout_fd,
             stderr_fd=stderr_fd,
             report_fd=report_fd,
+            is_worker=kind == "tests",
         )
     os.close(result_w)
     os.close(alive_r)
     for fd in (job_fd, stdout_fd, stderr_fd, report_fd):
         os.close(fd)
     raw = _read_all(result_r)
-    _, init_status = os.waitpid(init_pid, 0)
+    _, init_status, usage = os.wait4(init_pid, 0)
     try:
         result = json.loads(raw) if raw else {}
     except ValueError:
         result = {}
+    if kind == "tests" and "setup_error" not in result:  # init was the worker
+        result.update(
+            wait_status=init_status,
+            cpu_seconds=usage.ru_utime + usage.ru_stime,
+            maxrss_kb=usage.ru_maxrss,
+        )
     result.update(event="done", init_status=init_status)
     with contextlib.suppress(OSError):
         status.sendall(_dumps(result).encode())
@@ -1352,8 +1414,13 @@ def init(
     stdout_fd: int,
     stderr_fd: int,
     report_fd: int,
+    is_worker: bool,
 ) -> tuple[int, int]:
-    """I: pid 1 of the run. Fresh /tmp and /proc; fork the worker; report its end; exit."""
+    """I: pid 1 of the run. Fresh /tmp and /proc; fork the worker; report its end; exit.
+
+    ``is_worker`` (test runs): I is the worker itself, the tests' process, whose code
+    runs in a process of its own anyway; one fork fewer per run.
+    """
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if select.select([alive_fd], [], [], 0)[0]:  # the monitor died before we set the signal
         os._exit(1)
@@ -1362,40 +1429,16 @@ def init(
     _recv_word(status)  # the server holds a pidfd for us now
     status.close()
     try:
-        _mount(
-            "tmpfs",
-            SANDBOX_TMP,
-            "tmpfs",
-            MS_NOSUID | MS_NODEV | MS_NOEXEC,
-            f"size={_SCRATCH[0]},mode=1777",
-        )
-        os.mkdir(os.path.join(SANDBOX_TMP, ".shm"), 0o1777)
-        _mount(os.path.join(SANDBOX_TMP, ".shm"), "/dev/shm", None, MS_BIND)  # noqa: S108
-        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        # Ptys of its own: the zygote's devpts instance would be shared by concurrent runs.
-        _mount(
-            "devpts",
-            "/dev/pts",
-            "devpts",
-            MS_NOSUID | MS_NOEXEC,
-            "newinstance,ptmxmode=0666,mode=620",
-        )
-        for path in ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"):
-            if os.path.exists(path):
-                _mount(path, path, None, MS_BIND | MS_REC)
-                _mount(
-                    None,
-                    path,
-                    None,
-                    MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                )
-        worker = os.fork()
+        _mount_run_filesystems()
+        worker = 0 if is_worker else os.fork()
     except (SetupError, OSError) as exc:
         os.write(result_fd, _dumps({"setup_error": str(exc)}).encode())
         os._exit(1)
     if worker == 0:
         os.close(alive_fd)
         os.close(result_fd)
+        # A session (and process group) of its own: kill(0, ...) from inside must not reach
+        # the zygote's group (pid 1 of a namespace is not a session leader by that alone).
         os.setsid()
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         os.dup2(stdout_fd, 1)

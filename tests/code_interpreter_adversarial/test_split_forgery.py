@@ -697,7 +697,7 @@ def test_repr_fails():
     assert {deep_fails, repr_fails, FAILS} <= set(outcomes(result)), brief(result)
 
 
-async def test_killing_the_tests_process_and_everything_else_during_the_call_is_an_error(
+async def test_killing_the_tests_process_and_everything_else_from_the_code_reaches_nothing(
     secret_runtime: Runtime, host: Host
 ) -> None:
     code = code_of(
@@ -719,7 +719,10 @@ async def test_killing_the_tests_process_and_everything_else_during_the_call_is_
     )
     result = await run(secret_runtime, host, code)
     assert_not_forged(result)
-    assert result["status"] in ("error", "killed"), brief(result)
+    # The code's process has a pid namespace and a session of its own: its kill(-1) and
+    # kill(0) reach only what it started itself, so the run goes on honestly.
+    assert result["status"] == "ok", brief(result)
+    assert outcomes(result) == {PASSES: "passed", FAILS: "failed"}, brief(result)
 
 
 async def test_exiting_with_status_zero_inside_the_failing_call_fails_that_test(
@@ -740,7 +743,7 @@ async def test_exiting_with_status_zero_inside_the_failing_call_fails_that_test(
     assert "the code's process is gone" in message, brief(result)
 
 
-async def test_stopping_the_tests_process_and_exiting_never_passes(
+async def test_stopping_the_tests_process_reaches_nothing_and_exiting_fails_the_call(
     secret_runtime: Runtime, host: Host
 ) -> None:
     code = code_of(
@@ -761,7 +764,8 @@ async def test_stopping_the_tests_process_and_exiting_never_passes(
     )
     result = await run(secret_runtime, host, code, timeout=5)
     assert_not_forged(result)
-    assert result["status"] in ("timeout", "error"), brief(result)
+    assert result["status"] == "ok", brief(result)
+    assert outcomes(result) == {PASSES: "passed", FAILS: "failed"}, brief(result)
 
 
 async def test_tests_inside_the_code_cannot_speak_for_the_callers_tests(
