@@ -206,6 +206,13 @@ def assert_not_forged(
     assert result["success_rate"] < 1.0, brief(result)
 
 
+def assert_honest_run(result: dict[str, Any]) -> None:
+    """The forgery changed nothing: exactly the genuine pass and the genuine failure."""
+    assert_not_forged(result)
+    assert outcomes(result) == {PASSES: "passed", FAILS: "failed"}, brief(result)
+    assert result["status"] == "ok", brief(result)
+
+
 # ------------------------------------------------------------------------------ controls
 
 
@@ -579,10 +586,8 @@ async def test_planted_conftest_init_sitecustomize_and_pytest_modules_do_not_ent
         """,
     )
     result = await run(secret_runtime, host, code)
-    assert_not_forged(result)
     # None of it ever reaches the tests' process: the run is the honest one.
-    assert outcomes(result) == {PASSES: "passed", FAILS: "failed"}, brief(result)
-    assert result["status"] == "ok", brief(result)
+    assert_honest_run(result)
 
 
 async def test_every_reachable_copy_of_the_tests_file_rewritten_changes_nothing(
@@ -638,9 +643,7 @@ async def test_every_reachable_copy_of_the_tests_file_rewritten_changes_nothing(
         """,
     )
     result = await run(secret_runtime, host, code)
-    assert_not_forged(result)
-    assert outcomes(result) == {PASSES: "passed", FAILS: "failed"}, brief(result)
-    assert result["status"] == "ok", brief(result)
+    assert_honest_run(result)
 
 
 async def test_values_whose_eq_and_repr_explode_or_nest_deeply_fail_and_the_run_ends(
@@ -718,11 +721,9 @@ async def test_killing_the_tests_process_and_everything_else_from_the_code_reach
         """,
     )
     result = await run(secret_runtime, host, code)
-    assert_not_forged(result)
     # The code's process has a pid namespace and a session of its own: its kill(-1) and
     # kill(0) reach only what it started itself, so the run goes on honestly.
-    assert result["status"] == "ok", brief(result)
-    assert outcomes(result) == {PASSES: "passed", FAILS: "failed"}, brief(result)
+    assert_honest_run(result)
 
 
 async def test_exiting_with_status_zero_inside_the_failing_call_fails_that_test(
@@ -763,9 +764,7 @@ async def test_stopping_the_tests_process_reaches_nothing_and_exiting_fails_the_
         """,
     )
     result = await run(secret_runtime, host, code, timeout=5)
-    assert_not_forged(result)
-    assert result["status"] == "ok", brief(result)
-    assert outcomes(result) == {PASSES: "passed", FAILS: "failed"}, brief(result)
+    assert_honest_run(result)
 
 
 async def test_tests_inside_the_code_cannot_speak_for_the_callers_tests(
@@ -835,8 +834,7 @@ async def test_the_codes_own_builtins_do_not_replace_the_tests_builtins(
         assert len([value()]) == 42 or sorted([value()]) == 42 or value() == 42
     """
     result = await run(secret_runtime, host, code, tests)
-    assert_not_forged(result)
-    assert outcomes(result) == {PASSES: "passed", FAILS: "failed"}, brief(result)
+    assert_honest_run(result)
 
 
 async def test_names_the_code_adds_to_its_module_description_cannot_become_dunders_or_pytest(
@@ -919,8 +917,7 @@ async def test_the_code_never_holds_the_tests_source(secret_runtime: Runtime, ho
         """
     )
     result = await run(secret_runtime, host, code)
-    assert_not_forged(result)
-    assert outcomes(result) == {PASSES: "passed", FAILS: "failed"}, brief(result)
+    assert_honest_run(result)
 
 
 async def test_the_code_cannot_signal_relimit_or_deprioritise_the_tests_process(
@@ -960,6 +957,4 @@ async def test_the_code_cannot_signal_relimit_or_deprioritise_the_tests_process(
         assert value() == 42
     """
     result = await run(secret_runtime, host, code, tests)
-    assert_not_forged(result)
-    assert outcomes(result) == {PASSES: "passed", FAILS: "failed"}, brief(result)
-    assert result["status"] == "ok", brief(result)
+    assert_honest_run(result)
