@@ -664,11 +664,10 @@ class TestsSide:
     becomes a collection error of ``solution.py``, never a result of the tests' file.
     """
 
-    def __init__(self, rpc: Any, channel: Any, pid: int, *, code_tests: bool) -> None:
+    def __init__(self, rpc: Any, channel: Any, *, code_tests: bool) -> None:
         self.code_tests = code_tests
         self.rpc = rpc
         self.channel = channel
-        self.pid = pid
         self.solution: Any = None
         self.import_error = ""
         self.code_ids: list[str] = []
@@ -908,7 +907,6 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
             self.config: Any = None
             self.own_hooks: dict[str, object] = {}
             self.tests: TestsSide | None = None  # in the tests' process: the code's process
-            self.code_pid = 0
             self.code_channel: Any = None  # in the code's process: the channel to the tests
             self.sources: dict[str, str] = {}
 
@@ -985,7 +983,6 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
                 _check(_libc.setns(own_pid_ns, CLONE_NEWPID), "setns(CLONE_NEWPID)")
                 os.close(own_pid_ns)
             code_end.close()
-            self.code_pid = pid
             return tests_end
 
         def split(self, session: Any, work: dict[str, Any], workdir: str, code_end: Any) -> None:
@@ -1000,7 +997,7 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
             channel.send({"op": "job", "job": code_job, "workdir": workdir, "root": root})
             _apply_process_limits(work, workdir, output=False)
             sys.argv = ["pytest"]
-            self.tests = TestsSide(rpc, channel, self.code_pid, code_tests=runs_code_tests(work))
+            self.tests = TestsSide(rpc, channel, code_tests=runs_code_tests(work))
             self.tests.wait_for_code()
             source = work.get("tests", "")
             self.sources = {os.path.join(root, TEST_FILE): source} if source.strip() else {}
