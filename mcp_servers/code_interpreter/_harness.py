@@ -632,6 +632,7 @@ def serve_code(channel: Any) -> None:
     for stream in (sys.stdout, sys.stderr):  # the code's own tests' report, if any
         with contextlib.suppress(Exception):
             stream.flush()
+    # What the code prints at import goes nowhere, as pytest's capture drops it at collection.
     out, err = io.StringIO(), io.StringIO()
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -639,7 +640,6 @@ def serve_code(channel: Any) -> None:
         message = {"op": "ready", "description": rpc.describe_module(channel, module)}
     except BaseException as exc:
         message = {"op": "import_error", "error": channel.encode_error(exc)}
-    message.update(out=out.getvalue()[-4000:], err=err.getvalue()[-4000:])
     with contextlib.suppress(Exception):
         channel.send(message)
         rpc.serve(channel)

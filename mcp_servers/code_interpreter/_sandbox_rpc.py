@@ -242,7 +242,7 @@ class Channel:
             and getattr(builtins, str(getattr(value, "__name__", "")), None) is value
         ):
             return {"$": "builtin", "v": str(getattr(value, "__name__", ""))}
-        owner = getattr(value, "_pc_owner", None) if _is_proxy(value) else None
+        owner = getattr(value, "_pc_owner", None) if isinstance(value, RemoteObject) else None
         if owner is not None:
             return {"$": "ref", "side": owner, "id": object.__getattribute__(value, "_pc_id")}
         remote_class = _remote_class_ref(value)
@@ -522,10 +522,6 @@ def _decode_numpy(data: dict[str, Any]) -> Any:
 
 
 # --------------------------------------------------------------------------- proxies
-
-
-def _is_proxy(value: Any) -> bool:
-    return isinstance(value, RemoteObject)
 
 
 def _remote_class_ref(value: Any) -> tuple[str, int] | None:

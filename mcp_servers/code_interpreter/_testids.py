@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from mcp_servers.code_interpreter._protocol import SOLUTION, TEST_FILE
 from promptcraft import pyast
 
-SOLUTION = "solution.py"
-TEST_FILE = "test_solution.py"
 # Larger sources are parsed in a separate, memory-limited interpreter, not in the server.
 IN_PROCESS_LIMIT = 2 << 20
 _SUBPROCESS_MEMORY = 2 << 30
