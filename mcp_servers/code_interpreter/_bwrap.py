@@ -99,7 +99,7 @@ def find_bwrap(path: str) -> str:
 
 
 class _Zygote:
-    """One warm interpreter in its own bwrap sandbox, forking a monitor per run."""
+    """One warm interpreter in its own bwrap sandbox, forking each run's pid 1."""
 
     def __init__(
         self, kind: str, process: anyio.abc.Process, control: socket.socket, log: IO[bytes]
@@ -457,30 +457,20 @@ class _Sandbox:
             self._status_child, self._child_pipes = None, []
         hello: dict[str, Any] | None = None
         with anyio.move_on_after(_HANDSHAKE_TIMEOUT):
-            hello, monitor_pid = await recv_message(self.status)
+            hello, init_pid = await recv_message(self.status)
         if hello and hello.get("event") == "error":
-            raise SandboxCrashedError(f"the sandbox could not be forked: {hello.get('message')}")
-        if not hello or hello.get("event") != "hello" or not monitor_pid:
+            raise SandboxCrashedError(f"the sandbox could not be made: {hello.get('message')}")
+        if not hello or hello.get("event") != "hello" or not init_pid:
             raise SandboxCrashedError(f"the sandbox did not start: {self.zygote.log_tail(1000)}")
+        self.pidfd = self.fds.add(os.pidfd_open(init_pid))
         if self.cgroup is not None:
             try:
-                self.cgroup.add(monitor_pid)  # before it forks anything: all its descendants follow
+                self.cgroup.add(init_pid)  # before it forks anything: all its descendants follow
             except OSError as exc:
                 raise SandboxCrashedError(
                     f"could not move the sandbox into its cgroup: {exc}"
                 ) from exc
         await send_message(self.status, b"go")
-        started: dict[str, Any] | None = None
-        with anyio.move_on_after(_HANDSHAKE_TIMEOUT):
-            started, init_pid = await recv_message(self.status)
-        if started and started.get("event") == "error":
-            raise SandboxCrashedError(
-                f"the sandbox's namespaces could not be made: {started.get('message')}"
-            )
-        if not started or started.get("event") != "init" or not init_pid:
-            raise SandboxCrashedError(f"the sandbox did not start: {self.zygote.log_tail(1000)}")
-        self.pidfd = self.fds.add(os.pidfd_open(init_pid))
-        await send_message(self.status, b"ack")
 
     def alive(self) -> bool:
         if self.pidfd is None or self.destroyed:

@@ -11,17 +11,18 @@ Modes
 -----
 ``zygote --kind exec|tests --control-fd N`` (bubblewrap)
     A warm interpreter (for ``tests``: pytest imported, configured and its session
-    started) that never runs user code itself. For each job the server sends over the
-    control socket, it forks a *monitor* M. M tells the server its pid (the kernel
-    translates it, SCM_CREDENTIALS), waits while the server moves it into the run's
-    cgroup, then unshares fresh mount, pid, network, ipc, uts, cgroup and time namespaces and
-    forks the run's *init* I (pid 1 there). I mounts a fresh size-limited tmpfs on
-    ``/tmp`` (the only writable place; ``/dev/shm`` is bound into it) and a fresh
-    ``/proc``, then forks the *worker* W, which reads the job, drops every capability,
-    sets no_new_privs, rlimits and a seccomp filter, and runs the user's code. When W
-    exits, I exits, and the kernel kills whatever W left behind in that pid namespace.
-    Nothing is shared between runs: each is a fresh fork of the pristine zygote in
-    namespaces of its own, destroyed afterwards.
+    started) that never runs user code itself; it is pid 1 of a pid namespace of its own.
+    For each job the server sends over the control socket, it forks the run's *init* I
+    straight into a fresh pid namespace (pid 1 there). I unshares fresh mount, network,
+    ipc, uts and time namespaces, mounts a fresh size-limited tmpfs on ``/tmp`` (the only
+    writable place; ``/dev/shm`` is bound into it) and a fresh ``/proc``, tells the server
+    its pid (the kernel translates it, SCM_CREDENTIALS), waits while the server moves it
+    into the run's cgroup, unshares a cgroup namespace rooted there, and then forks the
+    *worker* W, which reads the job, drops every capability, sets no_new_privs, rlimits and
+    a seccomp filter, and runs the user's code. When W exits, I reports how and exits, and
+    the kernel kills whatever W left behind in that pid namespace; the zygote reaps I and
+    reports its end too. Nothing is shared between runs: each is a fresh fork of the
+    pristine zygote in namespaces of its own, destroyed afterwards.
 
 ``oneshot --job-fd N [--report-fd M]`` (unsafe backend; docker reads the job from stdin)
     Reads one job, applies the rlimits, runs it in this process.
@@ -34,10 +35,10 @@ own tests, when no separate tests came — and serves the tests' calls on it
 (``_sandbox_rpc.py``).
 
 Test results travel as JSON lines over a pipe (never a file the code could overwrite):
-``collected`` with the node ids, one ``test`` record per finished test, and ``end``. In
-the tests' process that pipe lives only in the fd table of a reporter thread
-(``unshare(CLONE_FILES)``); the code's process never has it and relays the records of its
-own tests over its socket, which the tests' process checks before passing them on.
+``collected`` with the node ids, one ``test`` record per finished test, and ``end``. Only
+the tests' process holds that pipe; the code's process never has it and relays the
+records of its own tests over its socket, which the tests' process checks before passing
+them on.
 """
 
 from __future__ import annotations
@@ -65,7 +66,6 @@ _monotonic = time.monotonic
 _libc = ctypes.CDLL(None, use_errno=True)
 
 CLONE_NEWTIME = 0x00000080
-CLONE_FILES = 0x00000400
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
 CLONE_NEWUTS = 0x04000000
@@ -425,13 +425,8 @@ def _reset_streams(*, output: bool) -> None:
         setattr(sys, f"__{name}__", stream)
 
 
-def harden(report_fd: int | None) -> Reporter | None:
-    """In a pre-started worker, before any job exists: give up everything for good.
-
-    For test runs it also starts the reporter thread, after the capabilities are gone
-    (threads inherit the creator's) and before seccomp forbids its ``unshare``; that
-    thread installs the same filter on itself.
-    """
+def harden() -> None:
+    """In a pre-started worker, before any job exists: give up everything for good."""
     os.chdir(SANDBOX_TMP)
     try:
         with open("/proc/self/oom_score_adj", "w") as handle:
@@ -440,11 +435,7 @@ def harden(report_fd: int | None) -> Reporter | None:
         pass
     drop_capabilities()
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
-    reporter = None
-    if report_fd is not None:
-        reporter = Reporter(report_fd, private_table=True, token=None, filtered=True)
     install_seccomp()
-    return reporter
 
 
 def read_job(fd: int) -> dict[str, Any]:
@@ -545,70 +536,33 @@ def run_exec(job: dict[str, Any]) -> None:
 
 
 class Reporter:
-    """Streams records to the server from a thread whose fd table alone holds the pipe."""
+    """Writes each record to the server's pipe, as one JSON line, before returning.
 
-    def __init__(self, fd: int, *, private_table: bool, token: str | None, filtered: bool) -> None:
-        import queue
+    Only the tests' process holds the pipe: the code's process is forked without it, or
+    closes its copy first. Writing before returning matters: a test that ends the process
+    (``os._exit``) must not take the records of the tests before it along.
+    """
 
-        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._acks: queue.SimpleQueue[bool] = queue.SimpleQueue()
-        self._token = token
+    def __init__(self, fd: int, *, token: str | None = None) -> None:
         self.fd = fd
-        ready = threading.Event()
-        self.private = False
-        self.error: str | None = None
-
-        def run() -> None:
-            try:
-                if private_table:
-                    self.private = _libc.unshare(CLONE_FILES) == 0
-                if filtered:
-                    install_seccomp()  # filters are per thread: this one needs its own
-            except SetupError as exc:
-                self.error = str(exc)
-                return
-            finally:
-                ready.set()
-            while (item := self._queue.get()) is not None:
-                view = memoryview(item)
-                try:
-                    while view:
-                        view = view[_write(fd, view) :]
-                except OSError:
-                    return
-                finally:
-                    self._acks.put(True)
-
-        self._thread = threading.Thread(target=run, name="promptcraft-reporter", daemon=True)
-        self._thread.start()
-        ready.wait()
-        if self.error:
-            raise SetupError(f"reporter thread: {self.error}")
-        if self.private:
-            os.close(fd)  # only the reporter thread's copy of the table keeps it now
+        self._token = token
 
     def send(self, record: dict[str, Any]) -> None:
-        """Hand a record to the reporter thread and wait until it is in the pipe.
-
-        Waiting matters: a test that ends the process (``os._exit``) must not take the
-        records of the tests before it along.
-        """
         line = _dumps(record, default=str) + "\n"
         if self._token:
             line = f"\x00PCR:{self._token}:{line}"
-        self._queue.put(line.encode())
-        with contextlib.suppress(Exception):  # the reader is gone; the server counts what it got
-            self._acks.get(timeout=10)
+        view = memoryview(line.encode())
+        with contextlib.suppress(OSError):  # the reader is gone; the server counts what it got
+            while view:
+                view = view[_write(self.fd, view) :]
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=10)
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
 
 
 class _Relay:
     """In the code's process: its own tests' records go to the tests' process, which checks them."""
-
-    private = True
 
     def __init__(self, channel: Any) -> None:
         self.channel = channel  # None: the code's own tests do not run, nothing is relayed
@@ -923,22 +877,15 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
                 code_end = self.fork_code(session, privileged=True, close=(job_fd, report_fd))
                 if code_end is None:
                     return None  # the code's process: pytest goes on with the code's own tests
-                reporter = harden(report_fd)
-                assert reporter is not None
-                self.begin(session.config, reporter)
+                harden()
+                self.begin(session.config, Reporter(report_fd))
                 work, workdir = read_job(job_fd), SANDBOX_TMP  # the job arrives only now
             else:
                 assert job is not None
-                reporter = Reporter(
-                    job["_report_fd"],
-                    private_table=True,
-                    token=job.get("report_token"),
-                    filtered=False,
-                )
+                reporter = Reporter(job["_report_fd"], token=job.get("report_token"))
                 self.begin(session.config, reporter)
                 work, workdir = job, os.getcwd()
-                close = () if reporter.private else (reporter.fd,)
-                code_end = self.fork_code(session, privileged=False, close=close)
+                code_end = self.fork_code(session, privileged=False, close=(reporter.fd,))
                 if code_end is None:
                     return None
             self.split(session, work, workdir, code_end)
@@ -969,7 +916,7 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
                 _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
                 os.setsid()  # kill(0, ...) by the code reaches its own group only
                 if privileged:
-                    harden(None)
+                    harden()
                 channel = rpc.Channel(code_end, "code")
                 try:
                     message = channel.receive()
@@ -1223,15 +1170,27 @@ def _receive_fds(control: socket.socket) -> list[int] | None:
     return list(fds)
 
 
-def _reap() -> None:
-    """Reap finished monitors."""
+def _reap(runs: dict[int, socket.socket]) -> None:
+    """Reap finished runs and tell the server how each one's pid 1 ended."""
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, wait_status, usage = os.wait4(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
+        status = runs.pop(pid, None)
+        if status is None:
+            continue
+        record = {
+            "event": "done",
+            "wait_status": wait_status,
+            "cpu_seconds": usage.ru_utime + usage.ru_stime,
+            "maxrss_kb": usage.ru_maxrss,
+        }
+        with contextlib.suppress(OSError):  # the server gave up on the run: nothing to tell
+            status.send(_dumps(record).encode(), socket.MSG_DONTWAIT)
+        status.close()
 
 
 def _send_creds(sock: socket.socket, record: dict[str, Any], pid: int) -> None:
@@ -1270,20 +1229,28 @@ def _settle(*own_fds: int) -> None:
 
 
 def serve(control_fd: int, kind: str) -> tuple[int, int]:
-    """The zygote's loop. Returns only in a (pre-started) worker: its job fd and report fd."""
+    """The zygote's loop. Returns only in a (pre-started) run's pid 1: its job fd and report fd.
+
+    For each run the server sends, the zygote forks the run's pid 1 straight into a fresh pid
+    namespace (``unshare(CLONE_NEWPID)`` applies to children only, and ``setns`` puts the
+    zygote's next children back in its own), keeps the run's status socket, and reports
+    there how that pid 1 ended once it reaps it.
+    """
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     control = socket.socket(fileno=control_fd)
-    _settle(control_fd, wake_r, wake_w)
-    control.send(_dumps({"event": "ready", "kind": kind, "pid": os.getpid()}).encode())
+    own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    runs: dict[int, socket.socket] = {}
+    _settle(control_fd, wake_r, wake_w, own_pid_ns)
+    control.send(_dumps({"event": "ready", "kind": kind}).encode())
     while True:
         watched: list[Any] = [control, wake_r]
         readable, _, _ = select.select(watched, [], [])
         if wake_r in readable:
             with contextlib.suppress(BlockingIOError):
                 os.read(wake_r, 4096)
-        _reap()
+        _reap(runs)
         if control not in readable:
             continue
         received = _receive_fds(control)
@@ -1293,15 +1260,28 @@ def serve(control_fd: int, kind: str) -> tuple[int, int]:
             for fd in received:
                 os.close(fd)
             continue
-        pid = os.fork()
+        status = socket.socket(fileno=received[0])
+        try:
+            _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+            pid = os.fork()
+        except (SetupError, OSError) as exc:
+            with contextlib.suppress(OSError):
+                status.send(_dumps({"event": "error", "message": str(exc)}).encode())
+            status.close()
+            for fd in received[1:]:
+                os.close(fd)
+            continue
         if pid == 0:
             _undo_zygote_signals()
-            os.close(wake_r)
-            os.close(wake_w)
-            control.detach()
-            os.close(control_fd)
-            return monitor(*received, kind=kind)
-        for fd in received:
+            for fd in (wake_r, wake_w, own_pid_ns, control.detach()):
+                os.close(fd)
+            for other in runs.values():  # other runs' sockets: detached first, closed once
+                os.close(other.detach())
+            return init(status, *received[1:], is_worker=kind == "tests")
+        # A zygote that cannot put its children back in its own namespace must not go on.
+        _check(_libc.setns(own_pid_ns, CLONE_NEWPID), "setns(CLONE_NEWPID)")
+        runs[pid] = status
+        for fd in received[1:]:
             os.close(fd)
 
 
@@ -1336,104 +1316,55 @@ def _mount_run_filesystems() -> None:
             )
 
 
-def monitor(
-    status_fd: int, job_fd: int, stdout_fd: int, stderr_fd: int, report_fd: int, *, kind: str
-) -> tuple[int, int]:
-    """M: hand the server our pid, wait for the cgroup move, unshare, fork init, report the end.
+def _make_run_namespaces() -> None:
+    """Fresh mount, network, ipc, uts and (where the kernel has them, 5.6+) time namespaces.
 
-    For a test run, init is the tests' process itself (pid 1 of the run: when it ends, the
-    kernel ends the code's process and whatever that left behind), so M reports how init ended.
+    The time namespace applies to this process's children: the code's, for test runs.
     """
-    status = socket.socket(fileno=status_fd)
-    try:
-        _send_creds(status, {"event": "hello"}, os.getpid())
-        if _recv_word(status) != b"go":
-            os._exit(0)
-        namespaces = (
-            CLONE_NEWNS
-            | CLONE_NEWPID
-            | CLONE_NEWNET
-            | CLONE_NEWIPC
-            | CLONE_NEWUTS
-            | CLONE_NEWCGROUP
-        )
-        # A time namespace too, where the kernel has them (5.6+): then nothing is shared.
-        if _libc.unshare(namespaces | CLONE_NEWTIME) != 0:
-            _check(_libc.unshare(namespaces), "unshare")
-        _mount(None, "/", None, MS_REC | MS_PRIVATE)
-        result_r, result_w = os.pipe()
-        alive_r, alive_w = os.pipe()
-        init_pid = os.fork()
-    except SetupError as exc:
-        status.sendall(_dumps({"event": "error", "message": str(exc)}).encode())
-        os._exit(1)
-    if init_pid == 0:
-        os.close(result_r)
-        os.close(alive_w)
-        return init(
-            status,
-            alive_fd=alive_r,
-            result_fd=result_w,
-            job_fd=job_fd,
-            stdout_fd=stdout_fd,
-            stderr_fd=stderr_fd,
-            report_fd=report_fd,
-            is_worker=kind == "tests",
-        )
-    os.close(result_w)
-    os.close(alive_r)
-    for fd in (job_fd, stdout_fd, stderr_fd, report_fd):
-        os.close(fd)
-    raw = _read_all(result_r)
-    _, init_status, usage = os.wait4(init_pid, 0)
-    try:
-        result = json.loads(raw) if raw else {}
-    except ValueError:
-        result = {}
-    if kind == "tests" and "setup_error" not in result:  # init was the worker
-        result.update(
-            wait_status=init_status,
-            cpu_seconds=usage.ru_utime + usage.ru_stime,
-            maxrss_kb=usage.ru_maxrss,
-        )
-    result.update(event="done", init_status=init_status)
-    with contextlib.suppress(OSError):
-        status.sendall(_dumps(result).encode())
-    os._exit(0)
+    namespaces = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+    if _libc.unshare(namespaces | CLONE_NEWTIME) != 0:
+        _check(_libc.unshare(namespaces), "unshare")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _mount_run_filesystems()
 
 
 def init(
     status: socket.socket,
-    *,
-    alive_fd: int,
-    result_fd: int,
     job_fd: int,
     stdout_fd: int,
     stderr_fd: int,
     report_fd: int,
+    *,
     is_worker: bool,
 ) -> tuple[int, int]:
-    """I: pid 1 of the run. Fresh /tmp and /proc; fork the worker; report its end; exit.
+    """I: pid 1 of the run. Its namespaces, /tmp and /proc; into the cgroup; then the worker.
 
-    ``is_worker`` (test runs): I is the worker itself, the tests' process, whose code
-    runs in a process of its own anyway; one fork fewer per run.
+    ``is_worker`` (test runs): I is the worker itself, the tests' process, whose code runs
+    in a process of its own anyway. Otherwise I forks the worker W (a user's program expects
+    signals to work as for any process, which pid 1 of a namespace does not give it), waits,
+    and reports W's end; the zygote reports I's.
     """
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if select.select([alive_fd], [], [], 0)[0]:  # the monitor died before we set the signal
-        os._exit(1)
-    # Our own pid (1 here): the kernel tells the server who we are in its namespace.
-    _send_creds(status, {"event": "init"}, os.getpid())
-    _recv_word(status)  # the server holds a pidfd for us now
-    status.close()
+    _close_fds_except(_ZYGOTE_FDS | {status.fileno(), job_fd, stdout_fd, stderr_fd, report_fd})
     try:
-        _mount_run_filesystems()
+        _make_run_namespaces()
+    except (SetupError, OSError) as exc:
+        with contextlib.suppress(OSError):
+            status.send(_dumps({"event": "error", "message": str(exc)}).encode())
+        os._exit(1)
+    # Our own pid (1 here): the kernel tells the server who we are in its namespace. The
+    # server moves us into the run's cgroup, before we fork anything, and holds a pidfd.
+    _send_creds(status, {"event": "hello"}, os.getpid())
+    if _recv_word(status) != b"go":
+        os._exit(0)
+    try:
+        _check(_libc.unshare(CLONE_NEWCGROUP), "unshare(CLONE_NEWCGROUP)")  # rooted at the run's
         worker = 0 if is_worker else os.fork()
     except (SetupError, OSError) as exc:
-        os.write(result_fd, _dumps({"setup_error": str(exc)}).encode())
+        with contextlib.suppress(OSError):
+            status.send(_dumps({"event": "done", "setup_error": str(exc)}).encode())
         os._exit(1)
     if worker == 0:
-        os.close(alive_fd)
-        os.close(result_fd)
+        status.close()
         # A session (and process group) of its own: kill(0, ...) from inside must not reach
         # the zygote's group (pid 1 of a namespace is not a session leader by that alone).
         os.setsid()
@@ -1452,24 +1383,50 @@ def init(
             break
         if pid == worker:
             break
-    record: dict[str, Any] = {"wait_status": wait_status}
+    record: dict[str, Any] = {"event": "done", "wait_status": wait_status}
     if usage is not None:
         record.update(cpu_seconds=usage.ru_utime + usage.ru_stime, maxrss_kb=usage.ru_maxrss)
-    os.write(result_fd, _dumps(record).encode())
+    with contextlib.suppress(OSError):
+        status.send(_dumps(record).encode())
     os._exit(0)  # pid 1 leaving takes every process still in this namespace with it
 
 
 _SCRATCH = [64 * 2**20]
 
 
+def _become_namespace_init(control_fd: int) -> None:
+    """Go on as pid 1 of a pid namespace of our own; this process waits and mirrors the end.
+
+    bwrap's pid namespace belongs to the user namespace outside the one ``--disable-userns``
+    makes, where the zygote holds no capability: having made a run's pid namespace, it could
+    not put its next children back into bwrap's. Into one of its own it can. Being that
+    namespace's pid 1 also means nothing a run leaves outlives the zygote.
+    """
+    alive_r, alive_w = os.pipe()
+    _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+    pid = os.fork()
+    if pid == 0:
+        os.close(alive_w)
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if select.select([alive_r], [], [], 0)[0]:  # the parent died before we set the signal
+            os._exit(1)
+        os.close(alive_r)
+        return
+    os.close(alive_r)
+    os.close(control_fd)
+    _, status = os.waitpid(pid, 0)
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+
+
 def zygote_main(kind: str, control_fd: int, scratch: int) -> None:
     _SCRATCH[0] = scratch
+    _become_namespace_init(control_fd)
     # pytest shows paths relative to where it started: the tests' root gives "test_solution.py".
     os.chdir(TESTS_ROOT if kind == "tests" else "/")
     if kind == "exec":
         job_fd, report_fd = serve(control_fd, kind)
         os.close(report_fd)
-        harden(None)
+        harden()
         job = read_job(job_fd)  # a pre-started worker waits here for its job
         apply_job(job, SANDBOX_TMP)
         run_exec(job)

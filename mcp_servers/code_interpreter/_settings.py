@@ -64,8 +64,8 @@ class CodeInterpreterSettings(BaseSettings):
         default=64,
         ge=4,
         description=(
-            "Processes and threads one run may have at once, the sandbox's own two supervising "
-            "processes (and, for test runs, its reporter thread) included."
+            "Processes and threads one run may have at once, the sandbox's own supervising "
+            "process included."
         ),
     )
     max_cpus: float = Field(
