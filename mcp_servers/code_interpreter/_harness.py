@@ -294,13 +294,20 @@ def _cap_last_cap() -> int:
 _CAP_LAST = _cap_last_cap()
 
 
-def drop_capabilities() -> None:
-    """Empty the bounding, ambient, effective, permitted and inheritable sets, for good."""
-    last = _CAP_LAST
+def lock_exec_capabilities() -> None:
+    """Empty the bounding set and lock the securebits, once, in the zygote.
+
+    Both only govern what an ``execve`` could gain (the zygote never execs, and keeps its
+    effective capabilities to make each run's namespaces); every run inherits them.
+    """
     if _has_capability(8):  # CAP_SETPCAP: needed to shrink the bounding set and lock securebits
-        for cap in range(last + 1):
+        for cap in range(_CAP_LAST + 1):
             _prctl(PR_CAPBSET_DROP, cap)
         _prctl(PR_SET_SECUREBITS, SECUREBITS_LOCKED_DOWN)
+
+
+def drop_capabilities() -> None:
+    """Empty the ambient, effective, permitted and inheritable sets, for good."""
     _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
     header = _CapHeader(0x20080522, 0)
     data = (_CapData * 2)()
@@ -429,8 +436,11 @@ def harden() -> None:
     """In a pre-started worker, before any job exists: give up everything for good."""
     os.chdir(SANDBOX_TMP)
     try:
-        with open("/proc/self/oom_score_adj", "w") as handle:
-            handle.write("1000")  # the run, not its init or monitor, is what the OOM killer takes
+        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+        try:
+            os.write(fd, b"1000")  # the run, not the zygote, is what the OOM killer takes
+        finally:
+            os.close(fd)
     except OSError:
         pass
     drop_capabilities()
@@ -1421,6 +1431,7 @@ def _become_namespace_init(control_fd: int) -> None:
 def zygote_main(kind: str, control_fd: int, scratch: int) -> None:
     _SCRATCH[0] = scratch
     _become_namespace_init(control_fd)
+    lock_exec_capabilities()
     # pytest shows paths relative to where it started: the tests' root gives "test_solution.py".
     os.chdir(TESTS_ROOT if kind == "tests" else "/")
     if kind == "exec":

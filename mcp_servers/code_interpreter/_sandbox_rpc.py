@@ -63,7 +63,9 @@ _LOCAL_MISS_NAMES = frozenset(
         "__func__",
         "__test__",
         "__self__",
+        "__bases__",  # a class of the code is a local stand-in: only non-classes get here
         "_is_coroutine",
+        "_mock_name",
     }
 )
 
@@ -411,9 +413,13 @@ class Channel:
 
 def _user_traceback(exc: BaseException) -> str:
     """The traceback without the frames of the sandbox's own machinery (this file, the harness)."""
+    # Source lines are read only for the frames kept (when formatted), not the machinery's.
+    summary = traceback.StackSummary.extract(
+        traceback.walk_tb(exc.__traceback__), lookup_lines=False
+    )
     frames = [
         frame
-        for frame in traceback.extract_tb(exc.__traceback__)
+        for frame in summary
         if not frame.filename.startswith(_MACHINERY)
         and not frame.filename.endswith(("harness.py", "_sandbox_rpc.py"))
     ]
