@@ -465,7 +465,10 @@ class _Sandbox:
         self.pidfd = self.fds.add(os.pidfd_open(init_pid))
         if self.cgroup is not None:
             try:
-                self.cgroup.add(init_pid)  # before it forks anything: all its descendants follow
+                # Before it forks anything: all its descendants follow. In a thread: the kernel
+                # makes each move wait for an RCU grace period (milliseconds), which must not
+                # stall the event loop and every other run with it.
+                await anyio.to_thread.run_sync(self.cgroup.add, init_pid)
             except OSError as exc:
                 raise SandboxCrashedError(
                     f"could not move the sandbox into its cgroup: {exc}"

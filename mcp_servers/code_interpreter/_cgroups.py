@@ -89,10 +89,10 @@ class RunCgroup:
             (directory / "cgroup.procs").write_text(str(pid))
 
     def pids(self) -> set[int]:
-        found: set[int] = set()
-        for directory in self.dirs.values():
-            found |= {int(p) for p in _read(directory / "cgroup.procs").split()}
-        return found
+        # Every process of the run is in every hierarchy (``add`` puts its pid 1 in each,
+        # and nothing inside can move): one of them answers for all.
+        directory = self.dirs.get("pids") or self.dirs["unified"]
+        return {int(p) for p in _read(directory / "cgroup.procs").split()}
 
     def stats(self) -> CgroupStats:
         if self.mode == "v1":
@@ -127,16 +127,17 @@ class RunCgroup:
     async def remove(self) -> None:
         """Remove the directories once their processes are gone (they exit asynchronously)."""
         for directory in self.dirs.values():
+            removed = False
             with anyio.move_on_after(5):
-                while True:
+                while not removed:
                     try:
                         directory.rmdir()
-                        break
+                        removed = True
                     except FileNotFoundError:
-                        break
+                        removed = True
                     except OSError:
                         await anyio.sleep(0.005)
-            if directory.exists():
+            if not removed:
                 logger.warning(
                     "could not remove cgroup %s; it is left for the next start-up", directory
                 )

@@ -1271,16 +1271,7 @@ def serve(control_fd: int, kind: str) -> tuple[int, int]:
                 os.close(fd)
             continue
         status = socket.socket(fileno=received[0])
-        try:
-            _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
-            pid = os.fork()
-        except (SetupError, OSError) as exc:
-            with contextlib.suppress(OSError):
-                status.send(_dumps({"event": "error", "message": str(exc)}).encode())
-            status.close()
-            for fd in received[1:]:
-                os.close(fd)
-            continue
+        pid, failure = _fork_into_new_pid_namespace(own_pid_ns)
         if pid == 0:
             _undo_zygote_signals()
             for fd in (wake_r, wake_w, own_pid_ns, control.detach()):
@@ -1288,11 +1279,35 @@ def serve(control_fd: int, kind: str) -> tuple[int, int]:
             for other in runs.values():  # other runs' sockets: detached first, closed once
                 os.close(other.detach())
             return init(status, *received[1:], is_worker=kind == "tests")
-        # A zygote that cannot put its children back in its own namespace must not go on.
-        _check(_libc.setns(own_pid_ns, CLONE_NEWPID), "setns(CLONE_NEWPID)")
-        runs[pid] = status
+        if failure is None:
+            runs[pid] = status
+        else:
+            with contextlib.suppress(OSError):
+                status.send(_dumps({"event": "error", "message": failure}).encode())
+            status.close()
         for fd in received[1:]:
             os.close(fd)
+
+
+def _fork_into_new_pid_namespace(own_pid_ns: int) -> tuple[int, str | None]:
+    """Fork a child as pid 1 of a fresh pid namespace: (0, None) in the child, else (pid, why not).
+
+    The zygote's next children go back into its own namespace whether or not the fork
+    worked: while another namespace is pending for them, the kernel refuses every further
+    ``unshare(CLONE_NEWPID)``, so one failed fork (a pids limit, ENOMEM) would otherwise
+    leave the zygote unable to start any run. A zygote that cannot go back must not go on.
+    """
+    try:
+        _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+    except SetupError as exc:
+        return -1, str(exc)
+    try:
+        pid, failure = os.fork(), None
+    except OSError as exc:
+        pid, failure = -1, f"fork: {exc}"
+    if pid != 0:
+        _check(_libc.setns(own_pid_ns, CLONE_NEWPID), "setns(CLONE_NEWPID)")
+    return pid, failure
 
 
 def _mount_run_filesystems() -> None:
@@ -1385,6 +1400,9 @@ def init(
         return job_fd, report_fd
     for fd in (job_fd, stdout_fd, stderr_fd, report_fd):
         os.close(fd)
+    # The worker can signal its pid 1, which receives only the signals it handles: Python's
+    # SIGINT handler would let it end I (and the report of its own end) with a KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
         try:
             pid, wait_status, usage = os.wait4(-1, 0)

@@ -382,3 +382,23 @@ async def test_killing_or_stopping_the_parent_and_init_leaves_the_server_serving
     assert out.elapsed < call_bound(3), out.summary()
     assert after.status == "ok" and "still serving" in after.stdout, after.summary()
     assert MARKER not in after.stdout
+
+
+async def test_a_signal_the_sandboxs_init_would_handle_does_not_end_the_run_early(
+    secret_runtime: Runtime, host: Host
+) -> None:
+    # Pid 1 receives from inside only the signals it handles; Python handles SIGINT, so
+    # unless init ignores it the program could end init and the report of its own end.
+    body = """
+        import os, signal, sys, time
+        if isolated():
+            attempt("interrupt init", lambda: os.kill(1, signal.SIGINT))
+            time.sleep(0.3)
+        print("DONE", flush=True)
+        sys.exit(3)
+    """
+    async with open_sandbox(secret_runtime, host) as sandbox:
+        out = await sandbox.execute(program(body), timeout=3)
+    assert "UNSAFE_NOT_ISOLATED" not in out.stdout, out.summary()
+    assert "DONE" in out.stdout, out.summary()
+    assert (out.status, out.exit_code) == ("error", 3), out.summary()

@@ -270,3 +270,35 @@ async def test_a_walk_of_the_whole_sandbox_filesystem_finds_no_canary(
     assert "FOUND []" in out.stdout, "canaries found on the sandbox's filesystem"
     files = int(lines_with(out.stdout, "FILES")[0].split()[1])
     assert files > 0, out.summary()
+
+
+async def test_a_test_runs_processes_hold_no_descriptor_of_another_run(
+    secret_runtime: Runtime, host: Host
+) -> None:
+    # The zygote holds every pending run's status socket when it forks a run; the run must
+    # keep only its own channels: the tests' process the report pipe and the socket to the
+    # code's process, the code's process that socket alone.
+    describe = """
+import os, stat
+
+def sockets_and_pipes():
+    found = []
+    for fd in sorted(int(x) for x in os.listdir("/proc/self/fd")):
+        try:
+            mode = os.fstat(fd).st_mode
+        except OSError:
+            continue
+        if fd > 2 and (stat.S_ISSOCK(mode) or stat.S_ISFIFO(mode)):
+            found.append("socket" if stat.S_ISSOCK(mode) else "pipe")
+    return found
+"""
+    tests = describe.replace("sockets_and_pipes", "own_sockets_and_pipes") + """
+
+def test_each_process_holds_only_its_own_channels():
+    assert sorted(own_sockets_and_pipes()) == ["pipe", "socket"]
+    assert sockets_and_pipes() == ["socket"]
+"""
+    async with open_sandbox(secret_runtime, host, warm_sandboxes=3) as sandbox:
+        await sandbox.execute("print('the pools are filling')")
+        result = await sandbox.run_tests(describe, tests, timeout=10)
+    assert (result["status"], result["passed"], result["total"]) == ("ok", 1, 1), result
