@@ -292,12 +292,15 @@ def sockets_and_pipes():
             found.append("socket" if stat.S_ISSOCK(mode) else "pipe")
     return found
 """
-    tests = describe.replace("sockets_and_pipes", "own_sockets_and_pipes") + """
+    tests = (
+        describe.replace("sockets_and_pipes", "own_sockets_and_pipes")
+        + """
 
 def test_each_process_holds_only_its_own_channels():
     assert sorted(own_sockets_and_pipes()) == ["pipe", "socket"]
     assert sockets_and_pipes() == ["socket"]
 """
+    )
     async with open_sandbox(secret_runtime, host, warm_sandboxes=3) as sandbox:
         await sandbox.execute("print('the pools are filling')")
         result = await sandbox.run_tests(describe, tests, timeout=10)
