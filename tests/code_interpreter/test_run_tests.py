@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from mcp_servers.code_interpreter._harness import TESTS_ROOT
 from tests.code_interpreter.conftest import OpenClient, call
 
 pytestmark = [pytest.mark.anyio, pytest.mark.bwrap]
@@ -239,3 +240,12 @@ async def test_a_syntax_error_is_reported_as_a_collection_error_not_as_tampering
     assert result["status"] == "error"
     assert result["passed"] == 0
     assert "tampered" not in result["output"], result["output"]
+    [error] = [t for t in result["tests"] if t["outcome"] == "error"]
+    assert error["message"].startswith(f"{TESTS_ROOT}/test_solution.py:1: "), error
+
+
+async def test_an_assertion_that_is_always_true_gets_pytests_warning(client: Client) -> None:
+    tests = "def test_x():\n    assert (1 == 2, 'never checked')\n"
+    result = await call(client, "run_tests", code=CODE, tests=tests)
+    assert (result["status"], result["passed"]) == ("ok", 1), result["output"]
+    assert "PytestAssertRewriteWarning: assertion is always true" in result["output"]
