@@ -873,7 +873,7 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
             self.tests: TestsSide | None = None  # in the tests' process: the code's process
             self.code_channel: Any = None  # in the code's process: the channel to the tests
             self.sources: dict[str, str] = {}
-            self.compiled: dict[str, Any] = {}  # path: the tests' code object, or its SyntaxError
+            self.compiled: dict[str, Any] = {}  # path: the tests' code object, or what it raised
 
         def pytest_configure(self, config: Any) -> None:
             self.config = config
@@ -962,7 +962,7 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
                 # While the code's process imports the code: rewriting is most of collection.
                 try:
                     self.compiled[path] = self.compile_tests(path, text, session.config)
-                except SyntaxError as exc:
+                except Exception as exc:  # raised again while collecting: a collection error
                     self.compiled[path] = exc
             self.tests.wait_for_code()
             session.config.args = list(self.sources)
@@ -1024,16 +1024,12 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
             if self.tests is None or self.tests.solution is None:
                 error = self.tests.import_error if self.tests is not None else "no code process"
                 raise node.CollectError(f"the code under test could not be imported:\n{error}")
-            compiled = self.compiled.get(path)
-            if compiled is None:
-                try:
-                    compiled = self.compile_tests(path, source, node.config)
-                except SyntaxError as exc:
-                    compiled = exc
+            compiled = self.compiled[path]  # compiled in ``split``, with ``sources``
             if isinstance(compiled, SyntaxError):
-                raise node.CollectError(
-                    f"{path}:{compiled.lineno}: {compiled.msg}\n{compiled.text or ''}"
-                )
+                where = path if compiled.lineno is None else f"{path}:{compiled.lineno}"
+                raise node.CollectError(f"{where}: {compiled.msg}\n{compiled.text or ''}")
+            if isinstance(compiled, Exception):
+                raise compiled
             linecache.cache[path] = (len(source), None, source.splitlines(True), path)
             module = types.ModuleType(TEST_FILE[:-3])
             module.__dict__.update(self.tests.star_names())

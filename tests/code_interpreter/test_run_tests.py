@@ -244,6 +244,26 @@ async def test_a_syntax_error_is_reported_as_a_collection_error_not_as_tampering
     assert error["message"].startswith(f"{TESTS_ROOT}/test_solution.py:1: "), error
 
 
+async def test_a_null_byte_in_the_tests_is_a_collection_error_of_the_tests_file(
+    client: Client,
+) -> None:
+    result = await call(client, "run_tests", code=CODE, tests="def test_x():\n    pass\n\0\n")
+    assert (result["status"], result["passed"]) == ("error", 0), result["output"]
+    [error] = [t for t in result["tests"] if t["outcome"] == "error"]
+    assert error["message"].startswith(f"{TESTS_ROOT}/test_solution.py: "), error
+    assert "null bytes" in error["message"], error
+
+
+async def test_tests_too_deeply_nested_to_compile_are_a_collection_error_not_tampering(
+    client: Client,
+) -> None:
+    tests = "def test_x():\n    assert " + "+".join(["1"] * 20_000) + "\n"
+    result = await call(client, "run_tests", code=CODE, tests=tests)
+    assert (result["status"], result["passed"]) == ("error", 0), result["output"]
+    assert "tampered" not in result["output"], result["output"]
+    assert "RecursionError" in result["output"], result["output"]
+
+
 async def test_an_assertion_that_is_always_true_gets_pytests_warning(client: Client) -> None:
     tests = "def test_x():\n    assert (1 == 2, 'never checked')\n"
     result = await call(client, "run_tests", code=CODE, tests=tests)
