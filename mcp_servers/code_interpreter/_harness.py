@@ -873,7 +873,6 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
             self.tests: TestsSide | None = None  # in the tests' process: the code's process
             self.code_channel: Any = None  # in the code's process: the channel to the tests
             self.sources: dict[str, str] = {}
-            self.compiled: dict[str, Any] = {}  # path: the tests' code object, or what it raised
 
         def pytest_configure(self, config: Any) -> None:
             self.config = config
@@ -956,15 +955,9 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
             _apply_process_limits(work, workdir, output=False)
             sys.argv = ["pytest"]
             self.tests = TestsSide(rpc, channel, code_tests=runs_code_tests(work))
+            self.tests.wait_for_code()
             source = work.get("tests", "")
             self.sources = {os.path.join(root, TEST_FILE): source} if source.strip() else {}
-            for path, text in self.sources.items():
-                # While the code's process imports the code: rewriting is most of collection.
-                try:
-                    self.compiled[path] = self.compile_tests(path, text, session.config)
-                except Exception as exc:  # raised again while collecting: a collection error
-                    self.compiled[path] = exc
-            self.tests.wait_for_code()
             session.config.args = list(self.sources)
             if not self.sources:
                 # Only the code's own tests: their report is the run's; this process adds nothing.
@@ -1003,33 +996,26 @@ def make_test_harness(control_fd: int | None, job: dict[str, Any] | None = None)
 
             return InMemoryModule.from_parent(parent, path=module_path)
 
-        @staticmethod
-        def compile_tests(path: str, source: str, config: Any) -> Any:
-            """The tests' code object, asserts rewritten as pytest does (raises SyntaxError)."""
-            import ast
-
-            from _pytest.assertion.rewrite import rewrite_asserts
-
-            tree = ast.parse(source, filename=path)
-            if config.getoption("assertmode") == "rewrite":
-                rewrite_asserts(tree, source.encode(), path, config)
-            return compile(tree, path, "exec", dont_inherit=True)
-
         def tests_module(self, path: str, source: str, node: Any) -> Any:
-            """The tests, compiled from the job (in ``split``), never from disk."""
+            """The tests, compiled from the job (asserts rewritten as pytest does), never from disk."""
+            import ast
             import builtins
             import linecache
             import types
 
+            from _pytest.assertion.rewrite import rewrite_asserts
+
             if self.tests is None or self.tests.solution is None:
                 error = self.tests.import_error if self.tests is not None else "no code process"
                 raise node.CollectError(f"the code under test could not be imported:\n{error}")
-            compiled = self.compiled[path]  # compiled in ``split``, with ``sources``
-            if isinstance(compiled, SyntaxError):
-                where = path if compiled.lineno is None else f"{path}:{compiled.lineno}"
-                raise node.CollectError(f"{where}: {compiled.msg}\n{compiled.text or ''}")
-            if isinstance(compiled, Exception):
-                raise compiled
+            try:
+                tree = ast.parse(source, filename=path)
+                if node.config.getoption("assertmode") == "rewrite":
+                    rewrite_asserts(tree, source.encode(), path, node.config)
+                compiled = compile(tree, path, "exec", dont_inherit=True)
+            except SyntaxError as exc:
+                where = path if exc.lineno is None else f"{path}:{exc.lineno}"
+                raise node.CollectError(f"{where}: {exc.msg}\n{exc.text or ''}") from None
             linecache.cache[path] = (len(source), None, source.splitlines(True), path)
             module = types.ModuleType(TEST_FILE[:-3])
             module.__dict__.update(self.tests.star_names())
