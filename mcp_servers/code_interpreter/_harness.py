@@ -160,8 +160,9 @@ def _mount(
 AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 # Syscalls no sandboxed program needs and that widen the kernel surface or reach other
 # processes: debugging and memory of others, namespaces and mounts, keyrings (shared by
-# uid, so a channel between runs), BPF, perf, io_uring, modules, reboot, swap, accounting.
-# name, x86_64 number, aarch64 number
+# uid, so a channel between runs), BPF, perf, io_uring, modules, reboot, swap, accounting;
+# inotify, whose instances count against one quota that every run's uid shares.
+# name, x86_64 number, aarch64 number ("-": the architecture has no such call)
 _DENIED = """
 ptrace 101 117
 process_vm_readv 310 270
@@ -206,10 +207,15 @@ fspick 433 433
 mount_setattr 442 442
 personality 135 92
 vhangup 153 58
+inotify_init 253 -
+inotify_init1 294 26
 """
-_DENY_NAMES = [line.split()[0] for line in _DENIED.strip().splitlines()]
 _SYSCALLS = {
-    machine: {line.split()[0]: int(line.split()[column]) for line in _DENIED.strip().splitlines()}
+    machine: {
+        line.split()[0]: int(line.split()[column])
+        for line in _DENIED.strip().splitlines()
+        if line.split()[column] != "-"
+    }
     for machine, column in (("x86_64", 1), ("aarch64", 2))
 }
 
@@ -228,7 +234,7 @@ class _SockFprog(ctypes.Structure):
 
 
 def seccomp_program(machine: str) -> list[tuple[int, int, int, int]]:
-    """A classic-BPF deny-list: EPERM for ``_DENY_NAMES``, kill for a foreign ABI, allow the rest."""
+    """A classic-BPF deny-list: EPERM for the calls in ``_DENIED``, kill for a foreign ABI, allow the rest."""
     ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
     kill, allow, eperm = 0x80000000, 0x7FFF0000, 0x00050000 | 1
     table = _SYSCALLS[machine]
@@ -240,8 +246,8 @@ def seccomp_program(machine: str) -> list[tuple[int, int, int, int]]:
     ]
     if machine == "x86_64":  # the x32 ABI numbers its syscalls from 0x40000000
         prog += [(jge, 0, 1, 0x40000000), (ret, 0, 0, eperm)]
-    for name in _DENY_NAMES:
-        prog += [(jeq, 0, 1, table[name]), (ret, 0, 0, eperm)]
+    for number in table.values():
+        prog += [(jeq, 0, 1, number), (ret, 0, 0, eperm)]
     prog.append((ret, 0, 0, allow))
     return prog
 
@@ -348,6 +354,12 @@ def _set_rlimits(limits: dict[str, Any]) -> None:
         resource.setrlimit(kind, (value, value))
 
     lower(resource.RLIMIT_CORE, 0)
+    # Queued signals and POSIX message queues count against quotas of the uid that every
+    # run shares: any allowance one run used up would be missing from another. Plain
+    # signals (kill, alarms, SIGCHLD) are still delivered; only sigqueue() and mq_open()
+    # of the runs' own fail.
+    lower(resource.RLIMIT_SIGPENDING, 0)
+    lower(resource.RLIMIT_MSGQUEUE, 0)
     if limits.get("cpu_seconds"):
         usage = resource.getrusage(resource.RUSAGE_SELF)
         lower(
@@ -619,6 +631,8 @@ _PYTEST_MODULE_NAMES = frozenset(
         "collect_ignore_glob", "unittest", "pytest",
     }
 )  # fmt: skip
+# pytest calls a test module's pytest_* functions (pytest_generate_tests) as its hooks.
+_PYTEST_HOOK_PREFIX = "pytest_"
 
 
 class TestsSide:
@@ -748,6 +762,7 @@ class TestsSide:
                 name.startswith("_")
                 or name in builtins.__dict__
                 or name in _PYTEST_MODULE_NAMES
+                or name.startswith(_PYTEST_HOOK_PREFIX)
                 or self.rpc.is_remote_module(value)
                 or name.lower().startswith("test")
             ):

@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
@@ -35,6 +35,8 @@ from mcp_servers.code_interpreter._sandbox_env import SandboxEnv
 from mcp_servers.code_interpreter._settings import CodeInterpreterSettings
 from mcp_servers.code_interpreter._testids import (
     ExpectedTests,
+    ParseLimits,
+    brief,
     check_report,
     expected_tests,
     split_id,
@@ -110,7 +112,10 @@ class CodeInterpreter:
         progress: Progress | None,
         describe: Callable[[], str],
         watch: Callable[[dict[str, Any]], None] | None = None,
+        *,
+        before: Callable[[], Awaitable[None]] | None = None,
     ) -> RunOutcome:
+        """Run ``job`` once a slot is free; ``before`` is work of the run's own, in its slot."""
         start = time.monotonic()
         last = [0.0]
 
@@ -134,6 +139,8 @@ class CodeInterpreter:
             )
         async with self.limiter:
             start = time.monotonic()
+            if before is not None:
+                await before()
             try:
                 return await runner.run(job, on_event if progress or watch else None)
             except SandboxCrashedError as exc:
@@ -192,10 +199,21 @@ class CodeInterpreter:
             elif record.get("t") == "test":
                 seen["done"] += 1
 
-        # The tests the sources define, found here (outside the sandbox) to check the report.
-        expected = await expected_tests(code, tests)
-        outcome = await self._run(runner, job, progress, describe, watch if progress else None)
-        return self.test_result(outcome, job, expected)
+        found: list[ExpectedTests] = []
+
+        async def parse() -> None:
+            # The tests the sources define, found here (outside the sandbox) to check the
+            # report; in the run's slot and within its limits, as the sandbox's own compile.
+            limits = ParseLimits(job.limits.memory_bytes, job.limits.wall_seconds)
+            found.append(await expected_tests(code, tests, limits))
+
+        outcome = await self._run(
+            runner, job, progress, describe, watch if progress else None, before=parse
+        )
+        if len(outcome.records) > _RECORDS_READ_IN_LOOP:
+            # Reading a long report takes a while: off the event loop, which serves other runs.
+            return await anyio.to_thread.run_sync(self.test_result, outcome, job, found[0])
+        return self.test_result(outcome, job, found[0])
 
     def packages(self) -> PackageList:
         env = self.env
@@ -313,6 +331,12 @@ class CodeInterpreter:
         return "ok"
 
 
+# Reports with more records than this are read in a worker thread.
+_RECORDS_READ_IN_LOOP = 2000
+# A result lists at most this many tests (failures and errors first); its counts cover all.
+MAX_LISTED_TESTS = 1000
+_MAX_PROBLEMS = 20  # an untrusted report's reasons that are spelled out
+
 _CRASH_SIGNALS = {
     signal.SIGSEGV,
     signal.SIGABRT,
@@ -332,7 +356,14 @@ class _Records:
     collect_errors: list[dict[str, Any]] = field(default_factory=list)
     end: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
+    more_problems: int = 0  # beyond _MAX_PROBLEMS: counted, not spelled out
     skipped_files: list[str] = field(default_factory=list)
+
+    def problem(self, text: str) -> None:
+        if len(self.problems) < _MAX_PROBLEMS:
+            self.problems.append(brief(text, 400))
+        else:
+            self.more_problems += 1
 
     @classmethod
     def read(cls, outcome: RunOutcome, expected: ExpectedTests | None = None) -> _Records:
@@ -342,27 +373,27 @@ class _Records:
         collected id, and one ``end`` as the process's last act, carrying the status the
         process then exits with. Anything else is another writer on the pipe.
         """
-        found = cls(
-            problems=[f"malformed report record: {bad!r}" for bad in outcome.bad_records[:5]]
-        )
+        found = cls()
+        for bad in outcome.bad_records[:5]:
+            found.problem(f"malformed report record: {brief(repr(bad))}")
         seen_collected = False
         for record in outcome.records:
             kind = record.get("t")
             if kind == "tick":
                 continue
             if found.end is not None:
-                found.problems.append(f"a report record arrived after the end: {str(record)[:200]}")
+                found.problem(f"a report record arrived after the end: {brief(record)}")
                 break
             if kind == "collected" and isinstance(record.get("ids"), list):
                 if seen_collected:
-                    found.problems.append("the collected tests were reported more than once")
+                    found.problem("the collected tests were reported more than once")
                     continue
                 found.collected, seen_collected = [str(i) for i in record["ids"]], True
             elif kind == "test" and isinstance(record.get("id"), str):
                 if not seen_collected:
-                    found.problems.append(f"{record['id']} was reported before collection ended")
+                    found.problem(f"{brief(record['id'])} was reported before collection ended")
                 if record["id"] in found.results:
-                    found.problems.append(f"{record['id']} was reported twice")
+                    found.problem(f"{brief(record['id'])} was reported twice")
                 found.results[record["id"]] = record
             elif kind == "collect_error":
                 found.collect_errors.append(record)
@@ -371,55 +402,82 @@ class _Records:
             elif kind == "end":
                 found.end = record
             else:
-                found.problems.append(f"unexpected report record {str(record)[:200]}")
+                found.problem(f"unexpected report record {brief(record)}")
         if found.end is not None:
-            found.problems += [str(t) for t in found.end.get("tampered", [])]
+            tampered = found.end.get("tampered", [])
+            for flag in tampered if isinstance(tampered, list) else [tampered]:
+                found.problem(str(flag))
             if outcome.exit_code != found.end.get("exitstatus"):
-                found.problems.append(
+                found.problem(
                     f"the report ended with status {found.end.get('exitstatus')!r} but the test "
                     f"process exited with {outcome.exit_code!r}"
                 )
-        stray = [name for name in found.results if name not in set(found.collected)]
+        collected = set(found.collected)
+        stray = [brief(name) for name in found.results if name not in collected]
         if stray:
-            found.problems.append(f"results for tests that were never collected: {stray[:5]}")
+            found.problem(f"results for tests that were never collected: {stray[:5]}")
         if expected is not None and (seen_collected or found.end is not None):
-            found.problems += check_report(
+            for problem in check_report(
                 expected,
                 found.collected,
                 [str(e.get("id", "<collection>")) for e in found.collect_errors],
                 found.skipped_files,
-            )
+            ):
+                found.problem(problem)
         return found
 
-    def cases(self, unfinished: str) -> list[TestCaseResult]:
+    def cases(self, unfinished: str) -> list[_Case]:
+        """Every test as (name, outcome, duration_ms, message), collection errors first."""
         cases = [
-            TestCaseResult(
-                name=str(error.get("id", "<collection>")),
-                outcome="error",
-                duration_ms=0.0,
-                message=str(error.get("message", ""))[:4000],
-            )
+            _Case(str(error.get("id", "<collection>")), "error", 0.0, str(error.get("message", "")))
             for error in self.collect_errors
         ]
         for name in self.collected:
             record = self.results.get(name)
             if record is None:
-                cases.append(
-                    TestCaseResult(name=name, outcome="error", duration_ms=0.0, message=unfinished)
-                )
+                cases.append(_Case(name, "error", 0.0, unfinished))
                 continue
             outcome = record.get("outcome")
+            duration = record.get("duration_ms")
             cases.append(
-                TestCaseResult(
-                    name=name,
-                    outcome=outcome
-                    if outcome in ("passed", "failed", "error", "skipped")
-                    else "error",
-                    duration_ms=float(record.get("duration_ms") or 0.0),
-                    message=str(record.get("message") or "")[:4000],
+                _Case(
+                    name,
+                    outcome if outcome in ("passed", "failed", "error", "skipped") else "error",
+                    float(duration) if isinstance(duration, int | float) else 0.0,
+                    str(record.get("message") or ""),
                 )
             )
         return cases
+
+
+class _Case(NamedTuple):
+    name: str
+    outcome: str
+    duration_ms: float
+    message: str
+
+    def result(self, message: str | None = None) -> TestCaseResult:
+        return TestCaseResult(
+            name=brief(self.name, _MAX_NAME),
+            outcome=self.outcome,  # type: ignore[arg-type]  # one of the four, checked above
+            duration_ms=self.duration_ms,
+            message=brief(self.message if message is None else message, 4000),
+        )
+
+
+_MAX_NAME = 1000  # characters of a test's name in a result
+
+
+def _listed(cases: list[_Case]) -> list[_Case]:
+    """At most MAX_LISTED_TESTS of them, in order: every failure and error, then passes."""
+    if len(cases) <= MAX_LISTED_TESTS:
+        return cases
+    chosen = [i for i, c in enumerate(cases) if c.outcome != "passed"][:MAX_LISTED_TESTS]
+    if len(chosen) < MAX_LISTED_TESTS:
+        taken = set(chosen)
+        rest = (i for i, c in enumerate(cases) if i not in taken)
+        chosen += [i for _, i in zip(range(MAX_LISTED_TESTS - len(chosen)), rest, strict=False)]
+    return [cases[i] for i in sorted(chosen)]
 
 
 _UNFINISHED = {
@@ -451,23 +509,28 @@ def read_test_outcome(
         "did not finish: the test run ended before this test reported (os._exit, a crash, or pytest.exit)",
     )
     cases = records.cases(unfinished)
+    note = ""
     if records.problems:
-        note = "the run tampered with the test harness, so no result is trusted: " + "; ".join(
-            records.problems
+        more = f"; and {records.more_problems} more" if records.more_problems else ""
+        note = (
+            "the run tampered with the test harness, so no result is trusted: "
+            + "; ".join(records.problems)
+            + more
         )
-        cases = [
-            TestCaseResult(name=c.name, outcome="error", duration_ms=c.duration_ms, message=note)
-            for c in cases
+        cases = [c._replace(outcome="error") for c in cases] or [
+            _Case("<harness>", "error", 0.0, note)
         ]
-        if not cases:
-            cases = [
-                TestCaseResult(name="<harness>", outcome="error", duration_ms=0.0, message=note)
-            ]
         stderr += f"\n[sandbox] {note}\n"
-    counts = {
-        k: sum(1 for c in cases if c.outcome == k) for k in ("passed", "failed", "error", "skipped")
-    }
+    counts = dict.fromkeys(("passed", "failed", "error", "skipped"), 0)
+    for case in cases:
+        counts[case.outcome] += 1
     total = len(cases)
+    listed = _listed(cases)
+    if len(listed) < total:
+        stderr += (
+            f"\n[sandbox] {total} tests ran; the result lists {len(listed)} of them (every "
+            "failure and error first, then passes), and its counts cover all\n"
+        )
     ran = total - counts["skipped"]
     if status == "ok":
         exitstatus = records.end.get("exitstatus") if records.end else None
@@ -493,6 +556,6 @@ def read_test_outcome(
         errors=counts["error"],
         skipped=counts["skipped"],
         success_rate=round(counts["passed"] / ran, 6) if ran > 0 else 0.0,
-        tests=cases,
+        tests=[case.result(note or None) for case in listed],
         output=output,
     )

@@ -26,10 +26,12 @@ import anyio
 from mcp_servers.code_interpreter._protocol import SOLUTION, TEST_FILE
 from promptcraft import pyast
 
-# Larger sources are parsed in a separate, memory-limited interpreter, not in the server.
-IN_PROCESS_LIMIT = 2 << 20
-_SUBPROCESS_MEMORY = 2 << 30
-_SUBPROCESS_TIMEOUT = 60.0
+# Larger sources are parsed in a separate interpreter, under the run's own memory and time
+# limits (the sandbox has to compile them within those too): ``ast.parse`` holds the GIL
+# throughout, and a pathological 64 KiB source already takes the server's loop 0.2 s.
+IN_PROCESS_LIMIT = 64 << 10
+# The interpreter itself, before it parses anything, beside the run's memory limit.
+_SUBPROCESS_OVERHEAD = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -142,9 +144,10 @@ def _allowed(tree: ast.Module) -> set[str]:
 def _parse(source: str) -> tuple[set[str], set[str]] | None:
     try:
         tree = pyast.parse(source)
+        # ast.unparse of a decorator recurses as deep as its attribute chain
+        return _allowed(tree), _required(tree)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    return _allowed(tree), _required(tree)
 
 
 def parse_names(sources: list[str]) -> list[tuple[list[str], list[str]] | None]:
@@ -163,24 +166,34 @@ _CHILD = (
 )
 
 
-def _limit_child_memory() -> None:  # pragma: no cover - runs in the child
-    import resource
+@dataclass(frozen=True)
+class ParseLimits:
+    """What parsing a run's sources may cost: the run's own memory and wall-clock limits."""
 
-    resource.setrlimit(resource.RLIMIT_AS, (_SUBPROCESS_MEMORY, _SUBPROCESS_MEMORY))
+    memory_bytes: int
+    seconds: float
 
 
-def _parse_elsewhere(sources: list[str]) -> list[tuple[list[str], list[str]] | None]:
+def _parse_elsewhere(
+    sources: list[str], limits: ParseLimits
+) -> list[tuple[list[str], list[str]] | None]:
     """Large sources: parse them in a memory-limited interpreter of our own (never the sandbox's)."""
     import os
+    import resource
     from pathlib import Path
+
+    address_space = limits.memory_bytes + _SUBPROCESS_OVERHEAD
+
+    def limit_memory() -> None:  # pragma: no cover - runs in the child
+        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
 
     root = str(Path(__file__).resolve().parents[2])
     done = subprocess.run(  # noqa: S603 - our own interpreter and script
         [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {root!r})\n" + _CHILD],
         input=json.dumps(sources).encode("utf-8", "surrogatepass"),
         capture_output=True,
-        timeout=_SUBPROCESS_TIMEOUT,
-        preexec_fn=_limit_child_memory,
+        timeout=limits.seconds,
+        preexec_fn=limit_memory,
         env={"PATH": os.environ.get("PATH", "/usr/bin")},
         check=True,
     )
@@ -190,16 +203,26 @@ def _parse_elsewhere(sources: list[str]) -> list[tuple[list[str], list[str]] | N
     return result
 
 
-def _names(sources: list[str]) -> list[tuple[list[str], list[str]] | None]:
+def _names(sources: list[str], limits: ParseLimits) -> list[tuple[list[str], list[str]] | None]:
     if sum(len(s) for s in sources) <= IN_PROCESS_LIMIT:
         return parse_names(sources)
-    return _parse_elsewhere(sources)
+    return _parse_elsewhere(sources, limits)
 
 
-def expected_tests_sync(code: str, tests: str) -> ExpectedTests:
+def expected_tests_sync(code: str, tests: str, limits: ParseLimits) -> ExpectedTests:
     module = tests if tests.strip() else ""
     try:
-        code_names, test_names = _names([code, module])
+        code_names, test_names = _names([code, module], limits)
+    except subprocess.TimeoutExpired:
+        return ExpectedTests(
+            unverifiable="the sources could not be parsed outside the sandbox within the run's "
+            f"time limit ({limits.seconds:g} s)"
+        )
+    except subprocess.CalledProcessError:
+        return ExpectedTests(
+            unverifiable="the sources could not be parsed outside the sandbox within the run's "
+            f"memory limit ({limits.memory_bytes} bytes)"
+        )
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
         return ExpectedTests(
             unverifiable=f"the sources could not be parsed outside the sandbox: {exc}"
@@ -228,9 +251,15 @@ def expected_tests_sync(code: str, tests: str) -> ExpectedTests:
     return ExpectedTests(files=files, needs_collect_error=tuple(needs_error))
 
 
-async def expected_tests(code: str, tests: str) -> ExpectedTests:
+async def expected_tests(code: str, tests: str, limits: ParseLimits) -> ExpectedTests:
     """The parse runs in a worker thread (and, for large sources, a separate interpreter)."""
-    return await anyio.to_thread.run_sync(expected_tests_sync, code, tests)
+    return await anyio.to_thread.run_sync(expected_tests_sync, code, tests, limits)
+
+
+def brief(value: object, limit: int = 200) -> str:
+    """``value`` as text of at most about ``limit`` characters (a report may hold huge ids)."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def split_id(nodeid: str) -> tuple[str, str]:
@@ -263,7 +292,8 @@ def check_report(
         if found is None or not found.parsed or path in skipped_files or base not in found.allowed:
             unknown.append(nodeid)
     if unknown:
-        problems.append(f"reported tests that the sources do not define: {unknown[:5]}")
+        shown = [brief(i) for i in unknown[:5]]
+        problems.append(f"reported tests that the sources do not define: {shown}")
     if "<collection>" in collect_errors or "" in collect_errors:
         return problems
     reported = {split_id(i) for i in collected}
@@ -272,5 +302,6 @@ def check_report(
             continue
         missing = sorted(name for name in found.required if (path, name) not in reported)
         if missing:
-            problems.append(f"tests defined in {path} were not reported: {missing[:5]}")
+            shown = [brief(name) for name in missing[:5]]
+            problems.append(f"tests defined in {path} were not reported: {shown}")
     return problems

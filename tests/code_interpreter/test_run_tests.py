@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from mcp import Client
 
 from mcp_servers.code_interpreter._harness import TESTS_ROOT
+from mcp_servers.code_interpreter._service import MAX_LISTED_TESTS
 from tests.code_interpreter.conftest import OpenClient, call
 
 pytestmark = [pytest.mark.anyio, pytest.mark.bwrap]
@@ -269,3 +271,75 @@ async def test_an_assertion_that_is_always_true_gets_pytests_warning(client: Cli
     result = await call(client, "run_tests", code=CODE, tests=tests)
     assert (result["status"], result["passed"]) == ("ok", 1), result["output"]
     assert "PytestAssertRewriteWarning: assertion is always true" in result["output"]
+
+
+async def test_a_run_of_more_tests_than_a_result_lists_counts_them_all_and_lists_every_failure(
+    client: Client,
+) -> None:
+    tests = (
+        "import pytest\n"
+        "@pytest.mark.parametrize('n', range(1200))\n"
+        "def test_n(n):\n    assert n % 400 != 7\n"
+    )
+    result = await call(client, "run_tests", code=CODE, tests=tests)
+    assert (result["status"], result["total"], result["passed"], result["failed"]) == (
+        "ok",
+        1200,
+        1197,
+        3,
+    ), result["output"][-2000:]
+    listed = [
+        t["name"].removeprefix("test_solution.py::test_n[").rstrip("]") for t in result["tests"]
+    ]
+    assert len(listed) == MAX_LISTED_TESTS
+    failures = [t["name"] for t in result["tests"] if t["outcome"] == "failed"]
+    assert failures == [f"test_solution.py::test_n[{n}]" for n in (7, 407, 807)]
+    assert [int(n) for n in listed] == sorted(int(n) for n in listed), "listed in run order"
+    assert "1200 tests ran; the result lists 1000 of them" in result["output"]
+
+
+async def test_a_forged_report_of_many_long_test_ids_gives_a_bounded_result(
+    client: Client,
+) -> None:
+    # The code's own tests are reported by the code's process: a hostile one can claim any
+    # ids. The result must stay small however many and however long they are.
+    code = (
+        "import gc, sys\n"
+        "rpc = sys.modules['promptcraft_sandbox_rpc']\n"
+        "channel = [o for o in gc.get_objects() if isinstance(o, rpc.Channel)][0]\n"
+        "ids = ['solution.py::' + 'L' * 20_000 + str(i) for i in range(3)]\n"
+        "ids += ['solution.py::s%d' % i for i in range(1500)]\n"
+        "channel.send({'op': 'record', 'record': {'t': 'collected', 'ids': ids}})\n"
+        "def test_ok():\n    pass\n"
+    )
+    result = await call(client, "run_tests", code=code, tests="")
+    assert (result["status"], result["passed"]) == ("error", 0), result["output"][-2000:]
+    assert result["total"] >= 1503
+    assert len(result["tests"]) == MAX_LISTED_TESTS
+    assert max(len(t["name"]) for t in result["tests"]) <= 1001
+    assert max(len(t["message"]) for t in result["tests"]) <= 4001
+    assert "tampered" in result["tests"][0]["message"]
+    assert len(json.dumps(result)) < 5_000_000
+
+
+async def test_a_pytest_hook_defined_by_the_code_is_not_called_by_the_tests_collection(
+    client: Client,
+) -> None:
+    code = (
+        "CALLS = []\n"
+        "def pytest_generate_tests(*args):\n    CALLS.append(len(args))\n"
+        "def calls():\n    return list(CALLS)\n"
+    )
+    tests = "def test_the_hook_was_not_called():\n    assert calls() == []\n"
+    result = await call(client, "run_tests", code=code, tests=tests)
+    assert (result["status"], result["passed"]) == ("ok", 1), result["output"]
+
+
+async def test_tests_with_a_decorator_too_deep_for_the_servers_own_parse_still_get_a_result(
+    client: Client,
+) -> None:
+    tests = (
+        "import pytest\n@" + "pytest." * 400 + "mark\ndef test_a():\n    assert add(1, 1) == 2\n"
+    )
+    result = await call(client, "run_tests", code=CODE, tests=tests)
+    assert (result["status"], result["passed"]) == ("error", 0), result["output"]

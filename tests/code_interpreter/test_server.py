@@ -209,6 +209,50 @@ async def test_runs_beyond_the_concurrency_bound_wait_their_turn(open_client: Op
     assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(spans))
 
 
+def parse_processes() -> list[int]:
+    """This process's children that parse a run's sources (``_testids._parse_elsewhere``)."""
+    found = []
+    for child in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
+        for pid in child.read_text().split():
+            try:
+                if b"parse_names" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.append(int(pid))
+            except OSError:
+                continue
+    return found
+
+
+async def test_a_test_run_waiting_for_a_free_sandbox_does_not_parse_its_sources_yet(
+    open_client: OpenClient,
+) -> None:
+    # Parsing a large source costs the server memory and CPU: it is part of the run, so it
+    # waits for the run's turn like the rest.
+    # 5 MB in a million literals: a parse of a few tenths of a second in its own process.
+    code = "text = (" + '"ab" ' * 1_000_000 + ")\ndef size():\n    return len(text)\n"
+    tests = "def test_size():\n    assert size() == 2_000_000\n"
+    results: dict[str, dict[str, object]] = {}
+    async with open_client(max_concurrent_runs=1) as client:
+
+        async def hold_the_slot() -> None:
+            results["held"] = await call(
+                client, "execute_code", code="import time\nprint('held')\ntime.sleep(3)"
+            )
+
+        async def run_tests() -> None:
+            results["tests"] = await call(client, "run_tests", code=code, tests=tests)
+
+        seen: list[int] = []
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(hold_the_slot)
+            await anyio.sleep(0.5)
+            tasks.start_soon(run_tests)
+            while "held" not in results:
+                seen += parse_processes()
+                await anyio.sleep(0.01)
+    assert seen == [], "the sources were parsed while the run waited for its turn"
+    assert (results["tests"]["status"], results["tests"]["passed"]) == ("ok", 1), results["tests"]
+
+
 async def test_long_runs_send_progress_notifications(client: Client) -> None:
     seen: list[tuple[float, float | None, str | None]] = []
 
