@@ -355,9 +355,9 @@ def _set_rlimits(limits: dict[str, Any]) -> None:
 
     lower(resource.RLIMIT_CORE, 0)
     # Queued signals and POSIX message queues count against quotas of the uid that every
-    # run shares: any allowance one run used up would be missing from another. Plain
-    # signals (kill, alarms, SIGCHLD) are still delivered; only sigqueue() and mq_open()
-    # of the runs' own fail.
+    # run shares: any allowance one run used up would be missing from another. kill(),
+    # alarms and SIGCHLD are still delivered; mq_open(), timer_create() and real-time
+    # sigqueue()/pthread_kill() fail (the package README lists what else changes).
     lower(resource.RLIMIT_SIGPENDING, 0)
     lower(resource.RLIMIT_MSGQUEUE, 0)
     if limits.get("cpu_seconds"):
@@ -635,6 +635,15 @@ _PYTEST_MODULE_NAMES = frozenset(
 _PYTEST_HOOK_PREFIX = "pytest_"
 
 
+def _finite(value: Any) -> float:
+    """A number the code's process reported, as a finite float (else 0)."""
+    try:
+        number = float(value) if isinstance(value, int | float) else 0.0
+    except OverflowError:
+        return 0.0
+    return number if number - number == 0 else 0.0  # neither inf nor nan
+
+
 class TestsSide:
     """In the tests' process: the code's process, its module proxy, and its relayed records.
 
@@ -727,7 +736,7 @@ class TestsSide:
                     "t": "test",
                     "id": nodeid,
                     "outcome": outcome,
-                    "duration_ms": float(duration) if isinstance(duration, int | float) else 0.0,
+                    "duration_ms": _finite(duration),
                     "message": _text(str(record.get("message") or "")),
                 }
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import posixpath
 import re
 import signal
@@ -210,7 +211,7 @@ class CodeInterpreter:
         outcome = await self._run(
             runner, job, progress, describe, watch if progress else None, before=parse
         )
-        if len(outcome.records) > _RECORDS_READ_IN_LOOP:
+        if _report_size(outcome) > _RECORDS_READ_IN_LOOP:
             # Reading a long report takes a while: off the event loop, which serves other runs.
             return await anyio.to_thread.run_sync(self.test_result, outcome, job, found[0])
         return self.test_result(outcome, job, found[0])
@@ -331,11 +332,32 @@ class CodeInterpreter:
         return "ok"
 
 
-# Reports with more records than this are read in a worker thread.
+# Reports with more records and collected ids than this are read in a worker thread.
 _RECORDS_READ_IN_LOOP = 2000
 # A result lists at most this many tests (failures and errors first); its counts cover all.
 MAX_LISTED_TESTS = 1000
+# More tests than this in one run, or a longer test id, is not a report the server reads.
+MAX_REPORTED_TESTS = 100_000
+_MAX_ID = 10_000
 _MAX_PROBLEMS = 20  # an untrusted report's reasons that are spelled out
+_UNTRUSTED = "not trusted: the run tampered with the test harness (the output says how)"
+
+
+def _report_size(outcome: RunOutcome) -> int:
+    ids = (r.get("ids") for r in outcome.records if r.get("t") == "collected")
+    return len(outcome.records) + sum(len(i) for i in ids if isinstance(i, list))
+
+
+def _duration(value: object) -> float:
+    """A reported duration in ms: a finite number, else 0."""
+    if not isinstance(value, int | float):
+        return 0.0
+    try:
+        duration = float(value)
+    except OverflowError:
+        return 0.0
+    return duration if math.isfinite(duration) else 0.0
+
 
 _CRASH_SIGNALS = {
     signal.SIGSEGV,
@@ -388,7 +410,17 @@ class _Records:
                 if seen_collected:
                     found.problem("the collected tests were reported more than once")
                     continue
-                found.collected, seen_collected = [str(i) for i in record["ids"]], True
+                seen_collected = True
+                ids = record["ids"]
+                if len(ids) > MAX_REPORTED_TESTS:
+                    found.problem(
+                        f"the run reported {len(ids)} tests, more than the {MAX_REPORTED_TESTS} "
+                        "one run may have; split them over several runs"
+                    )
+                elif any(not isinstance(i, str) or len(i) > _MAX_ID for i in ids):
+                    found.problem(f"a reported test id is not text of at most {_MAX_ID} characters")
+                else:
+                    found.collected = ids
             elif kind == "test" and isinstance(record.get("id"), str):
                 if not seen_collected:
                     found.problem(f"{brief(record['id'])} was reported before collection ended")
@@ -443,7 +475,7 @@ class _Records:
                 _Case(
                     name,
                     outcome if outcome in ("passed", "failed", "error", "skipped") else "error",
-                    float(duration) if isinstance(duration, int | float) else 0.0,
+                    _duration(duration),
                     str(record.get("message") or ""),
                 )
             )
@@ -469,14 +501,14 @@ _MAX_NAME = 1000  # characters of a test's name in a result
 
 
 def _listed(cases: list[_Case]) -> list[_Case]:
-    """At most MAX_LISTED_TESTS of them, in order: every failure and error, then passes."""
+    """At most MAX_LISTED_TESTS of them, in run order: failures and errors first, then skips,
+    then passes."""
     if len(cases) <= MAX_LISTED_TESTS:
         return cases
-    chosen = [i for i, c in enumerate(cases) if c.outcome != "passed"][:MAX_LISTED_TESTS]
-    if len(chosen) < MAX_LISTED_TESTS:
-        taken = set(chosen)
-        rest = (i for i, c in enumerate(cases) if i not in taken)
-        chosen += [i for _, i in zip(range(MAX_LISTED_TESTS - len(chosen)), rest, strict=False)]
+    chosen: list[int] = []
+    for kinds in (("failed", "error"), ("skipped",), ("passed",)):
+        room = MAX_LISTED_TESTS - len(chosen)
+        chosen += [i for i, c in enumerate(cases) if c.outcome in kinds][:room]
     return [cases[i] for i in sorted(chosen)]
 
 
@@ -556,6 +588,6 @@ def read_test_outcome(
         errors=counts["error"],
         skipped=counts["skipped"],
         success_rate=round(counts["passed"] / ran, 6) if ran > 0 else 0.0,
-        tests=[case.result(note or None) for case in listed],
+        tests=[case.result(_UNTRUSTED if note else None) for case in listed],
         output=output,
     )

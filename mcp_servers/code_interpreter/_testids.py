@@ -15,15 +15,16 @@ public names bound as ``from solution import *`` would); the rules below mirror
 
 from __future__ import annotations
 
-import ast
 import json
-import subprocess
+import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import anyio
 
 from mcp_servers.code_interpreter._protocol import SOLUTION, TEST_FILE
+from mcp_servers.code_interpreter._test_names import Names, parse_names
 from promptcraft import pyast
 
 # Larger sources are parsed in a separate interpreter, under the run's own memory and time
@@ -52,120 +53,6 @@ class ExpectedTests:
     unverifiable: str | None = None
 
 
-def _is_test_name(name: str) -> bool:
-    return name.startswith("test") or name == "runTest"
-
-
-def _plain_decorators(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> bool:
-    """Undecorated, or only ``pytest.mark.*`` / ``mark.*`` marks: pytest still collects it."""
-    for decorator in node.decorator_list:
-        target = decorator.func if isinstance(decorator, ast.Call) else decorator
-        text = ast.unparse(target)
-        if not (text.startswith(("pytest.mark.", "mark."))):
-            return False
-    return True
-
-
-def _final_bindings(body: list[ast.stmt]) -> dict[str, ast.stmt]:
-    """The last statement of a block that binds each name (def, class, assignment, import, del)."""
-    last: dict[str, ast.stmt] = {}
-    for statement in body:
-        names: list[str] = []
-        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names = [statement.name]
-        elif isinstance(statement, ast.Import | ast.ImportFrom):
-            names = [(a.asname or a.name).split(".")[0] for a in statement.names]
-        else:
-            names = [
-                n.id
-                for n in ast.walk(statement)
-                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store | ast.Del)
-            ]
-        for name in names:
-            last[name] = statement
-    return last
-
-
-def _sets_dunder_test(body: list[ast.stmt]) -> bool:
-    return "__test__" in _final_bindings(body)
-
-
-_PLAIN_BASES = {"object", "TestCase", "unittest.TestCase", "IsolatedAsyncioTestCase"}
-
-
-def _required(tree: ast.Module) -> set[str]:
-    """Test functions pytest certainly collects: top-level ``def test*`` and methods of plain
-    top-level ``class Test*`` (no ``__init__``, no foreign base), each still bound to its def."""
-    if _sets_dunder_test(tree.body):
-        return set()
-    found: set[str] = set()
-    for name, statement in _final_bindings(tree.body).items():
-        if (
-            isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef)
-            and name.startswith("test")
-            and _plain_decorators(statement)
-        ):
-            found.add(name)
-        elif (
-            isinstance(statement, ast.ClassDef)
-            and name.startswith("Test")
-            and _plain_decorators(statement)
-            and all(ast.unparse(base) in _PLAIN_BASES for base in statement.bases)
-            and not statement.keywords
-        ):
-            members = _final_bindings(statement.body)
-            if {"__init__", "__new__", "__test__"} & set(members):
-                continue
-            found |= {
-                member
-                for member, node in members.items()
-                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-                and member.startswith("test")
-                and _plain_decorators(node)
-            }
-    return found
-
-
-def _allowed(tree: ast.Module) -> set[str]:
-    """Every name starting with ``test`` (or ``runTest``) the file binds anywhere."""
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        names: list[str] = []
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            names = [node.name]
-        elif isinstance(node, ast.alias):
-            names = [node.asname or node.name.split(".")[-1], node.name.split(".")[-1]]
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names = [node.id]
-        found |= {n for n in names if _is_test_name(n)}
-    return found
-
-
-def _parse(source: str) -> tuple[set[str], set[str]] | None:
-    try:
-        tree = pyast.parse(source)
-        # ast.unparse of a decorator recurses as deep as its attribute chain
-        return _allowed(tree), _required(tree)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-
-
-def parse_names(sources: list[str]) -> list[tuple[list[str], list[str]] | None]:
-    """(allowed, required) of each source, or None where it does not parse."""
-    found: list[tuple[list[str], list[str]] | None] = []
-    for source in sources:
-        parsed = _parse(source)
-        found.append(None if parsed is None else (sorted(parsed[0]), sorted(parsed[1])))
-    return found
-
-
-_CHILD = (
-    "import json, sys\n"
-    "from mcp_servers.code_interpreter._testids import parse_names\n"
-    "sys.stdout.write(json.dumps(parse_names(json.loads(sys.stdin.read()))))\n"
-)
-
-
 @dataclass(frozen=True)
 class ParseLimits:
     """What parsing a run's sources may cost: the run's own memory and wall-clock limits."""
@@ -174,60 +61,65 @@ class ParseLimits:
     seconds: float
 
 
-def _parse_elsewhere(
-    sources: list[str], limits: ParseLimits
-) -> list[tuple[list[str], list[str]] | None]:
-    """Large sources: parse them in a memory-limited interpreter of our own (never the sandbox's)."""
-    import os
-    import resource
-    from pathlib import Path
+_PARSER = Path(__file__).with_name("_test_names.py")
 
+
+class _ParseFailed(Exception):
+    def __init__(self, out_of_memory: bool, returncode: int) -> None:
+        super().__init__(returncode)
+        self.out_of_memory = out_of_memory
+        self.returncode = returncode
+
+
+async def _parse_elsewhere(sources: list[str], limits: ParseLimits) -> list[Names | None]:
+    """Large sources: parse them in a memory-limited process of our own (never the sandbox's),
+    killed if the call is cancelled."""
     address_space = limits.memory_bytes + _SUBPROCESS_OVERHEAD
-
-    def limit_memory() -> None:  # pragma: no cover - runs in the child
-        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
-
-    root = str(Path(__file__).resolve().parents[2])
-    done = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {root!r})\n" + _CHILD],
-        input=json.dumps(sources).encode("utf-8", "surrogatepass"),
-        capture_output=True,
-        timeout=limits.seconds,
-        preexec_fn=limit_memory,
-        env={"PATH": os.environ.get("PATH", "/usr/bin")},
-        check=True,
-    )
-    result: list[tuple[list[str], list[str]] | None] = [
-        None if item is None else (item[0], item[1]) for item in json.loads(done.stdout)
-    ]
-    return result
+    with anyio.fail_after(limits.seconds):
+        done = await anyio.run_process(
+            [sys.executable, "-I", "-S", str(_PARSER), str(address_space)],
+            input=json.dumps(sources).encode("utf-8", "surrogatepass"),
+            env={"PATH": os.environ.get("PATH", "/usr/bin")},
+            check=False,
+        )
+    if done.returncode != 0:
+        raise _ParseFailed(b"MemoryError" in done.stderr, done.returncode)
+    return [None if item is None else (item[0], item[1]) for item in json.loads(done.stdout)]
 
 
-def _names(sources: list[str], limits: ParseLimits) -> list[tuple[list[str], list[str]] | None]:
+def _in_process(sources: list[str]) -> list[Names | None]:
+    return parse_names(sources, pyast.parse)
+
+
+async def _parsed(sources: list[str], limits: ParseLimits) -> list[Names | None] | str:
+    """Each source's names (None: it does not parse), or why they could not be found."""
     if sum(len(s) for s in sources) <= IN_PROCESS_LIMIT:
-        return parse_names(sources)
-    return _parse_elsewhere(sources, limits)
-
-
-def expected_tests_sync(code: str, tests: str, limits: ParseLimits) -> ExpectedTests:
-    module = tests if tests.strip() else ""
+        return await anyio.to_thread.run_sync(_in_process, sources)
+    why = "the sources could not be parsed outside the sandbox"
     try:
-        code_names, test_names = _names([code, module], limits)
-    except subprocess.TimeoutExpired:
-        return ExpectedTests(
-            unverifiable="the sources could not be parsed outside the sandbox within the run's "
-            f"time limit ({limits.seconds:g} s)"
-        )
-    except subprocess.CalledProcessError:
-        return ExpectedTests(
-            unverifiable="the sources could not be parsed outside the sandbox within the run's "
-            f"memory limit ({limits.memory_bytes} bytes)"
-        )
-    except (OSError, ValueError, subprocess.SubprocessError) as exc:
-        return ExpectedTests(
-            unverifiable=f"the sources could not be parsed outside the sandbox: {exc}"
-        )
-    collects_tests = bool(module)
+        return await _parse_elsewhere(sources, limits)
+    except TimeoutError:
+        return f"{why} within the run's time limit ({limits.seconds:g} s)"
+    except _ParseFailed as exc:
+        if exc.out_of_memory:
+            return f"{why} within the run's memory limit ({limits.memory_bytes} bytes)"
+        return f"{why}: the parser's process failed (exit status {exc.returncode})"
+    except (OSError, ValueError) as exc:
+        return f"{why}: {exc}"
+
+
+async def expected_tests(code: str, tests: str, limits: ParseLimits) -> ExpectedTests:
+    """What the report of a run of ``code`` and ``tests`` must match."""
+    module = tests if tests.strip() else ""
+    parsed = await _parsed([code, module], limits)
+    if isinstance(parsed, str):
+        return ExpectedTests(unverifiable=parsed)
+    return _expected(parsed[0], parsed[1], collects_tests=bool(module))
+
+
+def _expected(
+    code_names: Names | None, test_names: Names | None, *, collects_tests: bool
+) -> ExpectedTests:
     collects_code = not collects_tests  # as _harness.runs_code_tests
     files: dict[str, FileTests] = {}
     needs_error: list[str] = []
@@ -249,11 +141,6 @@ def expected_tests_sync(code: str, tests: str, limits: ParseLimits) -> ExpectedT
             if code_names is None:  # the tests' module cannot be built without the code
                 needs_error.append(SOLUTION)
     return ExpectedTests(files=files, needs_collect_error=tuple(needs_error))
-
-
-async def expected_tests(code: str, tests: str, limits: ParseLimits) -> ExpectedTests:
-    """The parse runs in a worker thread (and, for large sources, a separate interpreter)."""
-    return await anyio.to_thread.run_sync(expected_tests_sync, code, tests, limits)
 
 
 def brief(value: object, limit: int = 200) -> str:

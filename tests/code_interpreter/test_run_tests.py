@@ -142,7 +142,8 @@ async def test_a_plugin_registered_by_the_code_makes_every_result_untrusted(clie
     )
     result = await call(client, "run_tests", code=CODE, tests=tests)
     assert (result["status"], result["passed"], result["errors"]) == ("error", 0, 2)
-    assert "plugin was registered during the run: 'forger'" in result["tests"][1]["message"]
+    assert "plugin was registered during the run: 'forger'" in result["output"]
+    assert all("not trusted" in t["message"] for t in result["tests"])
 
 
 async def test_code_that_replaces_pytest_internals_cannot_change_the_tests_outcome(
@@ -307,7 +308,7 @@ async def test_a_forged_report_of_many_long_test_ids_gives_a_bounded_result(
         "import gc, sys\n"
         "rpc = sys.modules['promptcraft_sandbox_rpc']\n"
         "channel = [o for o in gc.get_objects() if isinstance(o, rpc.Channel)][0]\n"
-        "ids = ['solution.py::' + 'L' * 20_000 + str(i) for i in range(3)]\n"
+        "ids = ['solution.py::' + 'L' * 5_000 + str(i) for i in range(3)]\n"
         "ids += ['solution.py::s%d' % i for i in range(1500)]\n"
         "channel.send({'op': 'record', 'record': {'t': 'collected', 'ids': ids}})\n"
         "def test_ok():\n    pass\n"

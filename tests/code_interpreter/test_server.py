@@ -37,6 +37,7 @@ from tests.code_interpreter.conftest import (
     run_cgroups,
     settings_with,
 )
+from tests.code_interpreter.test_testids import parser_processes
 from tests.support.asgi_server import serve_asgi
 from tests.support.mcp_client import http_client
 
@@ -209,19 +210,6 @@ async def test_runs_beyond_the_concurrency_bound_wait_their_turn(open_client: Op
     assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(spans))
 
 
-def parse_processes() -> list[int]:
-    """This process's children that parse a run's sources (``_testids._parse_elsewhere``)."""
-    found = []
-    for child in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
-        for pid in child.read_text().split():
-            try:
-                if b"parse_names" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    found.append(int(pid))
-            except OSError:
-                continue
-    return found
-
-
 async def test_a_test_run_waiting_for_a_free_sandbox_does_not_parse_its_sources_yet(
     open_client: OpenClient,
 ) -> None:
@@ -246,9 +234,11 @@ async def test_a_test_run_waiting_for_a_free_sandbox_does_not_parse_its_sources_
             tasks.start_soon(hold_the_slot)
             await anyio.sleep(0.5)
             tasks.start_soon(run_tests)
-            while "held" not in results:
-                seen += parse_processes()
-                await anyio.sleep(0.01)
+            # Until well before the holder's sleep can end (3 s after it started).
+            with anyio.move_on_after(2.0):
+                while True:
+                    seen += parser_processes()
+                    await anyio.sleep(0.01)
     assert seen == [], "the sources were parsed while the run waited for its turn"
     assert (results["tests"]["status"], results["tests"]["passed"]) == ("ok", 1), results["tests"]
 
