@@ -40,7 +40,14 @@ ADMIN_ROLE = "admin"
 DECIDE_SCOPE = "hitl:decide"
 PROCESS_SESSION = secrets.token_hex(8)
 _STATE_KEY = "hitl_session"
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)")
+# Audit-detail fields whose whole value is a channel address (``ann@corp.test``,
+# ``email:ann@corp.test``): masked by where they are, whatever the address looks like.
+_ADDRESS_FIELDS = frozenset({"target", "via"})
+# Anything shaped like an address in free text (errors, reasons): a quoted local part, or one of
+# any characters but spaces and separators (Unicode and apostrophes included), then a domain.
+_EMAIL = re.compile(
+    r"""(?:"[^"\r\n]*"|[^\s@<>()\[\],;:"'`][^\s@<>()\[\],;:"`]*)@([^\s@<>()\[\],;:"'`]+)"""
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +126,38 @@ def may_read(settings: HumanInLoopSettings, info: CallInfo, approval: Approval) 
     return info.username == approval.requested_by
 
 
-def mask_emails(value: Any) -> Any:
-    """``ann@corp.test`` -> ``***@corp.test`` everywhere in a JSON-like value."""
-    if isinstance(value, str):
-        return _EMAIL.sub(lambda m: f"***@{m.group(1)}", value)
-    if isinstance(value, list):
-        return [mask_emails(v) for v in value]
-    if isinstance(value, dict):
-        return {k: mask_emails(v) for k, v in value.items()}
-    return value
+class EmailMask:
+    """Hides approvers' e-mail addresses in a JSON-like value, keeping the domain
+    (``***@corp.test``): the whole value of fields that hold an address (``target``, ``via``),
+    every configured address (HITL_EMAIL_APPROVERS, HITL_IDENTITY_MAP) wherever it appears,
+    and anything else shaped like an address."""
+
+    def __init__(self, settings: HumanInLoopSettings) -> None:
+        known = {a for a in settings.email_approvers if "@" in a}
+        known |= {k.removeprefix("email:") for k in settings.identity_map if k.startswith("email:")}
+        self._known = (
+            re.compile("|".join(re.escape(a) for a in sorted(known, key=len, reverse=True)), re.I)
+            if known
+            else None
+        )
+
+    def __call__(self, value: Any, field: str | None = None) -> Any:
+        if isinstance(value, str):
+            if field in _ADDRESS_FIELDS:
+                return _mask_address(value)
+            if self._known is not None:
+                value = self._known.sub(lambda m: _mask_address(m.group(0)), value)
+            return _EMAIL.sub(lambda m: f"***@{m.group(1)}", value)
+        if isinstance(value, list):
+            return [self(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self(v, k) for k, v in value.items()}
+        return value
+
+
+def _mask_address(value: str) -> str:
+    """``ann@corp.test`` -> ``***@corp.test``, ``email:ann@corp.test`` -> ``email:***@corp.test``;
+    a value without ``@`` (``slack:U0123``, ``user:ann``) stays as it is."""
+    prefix = "email:" if value.startswith("email:") else ""
+    local, at, domain = value.removeprefix(prefix).rpartition("@")
+    return f"{prefix}***@{domain}" if at and local else value

@@ -99,6 +99,48 @@ class Vote:
 
 
 @dataclass(frozen=True, slots=True)
+class FollowUp:
+    """What a written transition still owes: its audit events (the votes from ``votes_from``
+    on, and the change from ``status_from``) and the deliveries it starts.
+
+    Written in the same compare-and-set as the transition and cleared once done, so a writer
+    that fails or dies in between leaves it in the store for whoever comes next. Its writer
+    holds it until ``lease_until`` (epoch seconds); after that anyone may take it over."""
+
+    id: str
+    votes_from: int
+    status_from: str
+    actor: str | None
+    channel: str
+    how: str
+    lease_until: float
+
+    def to_json(self) -> JSONObject:
+        return {
+            "id": self.id,
+            "votes_from": self.votes_from,
+            "status_from": self.status_from,
+            "actor": self.actor,
+            "channel": self.channel,
+            "how": self.how,
+            "lease_until": self.lease_until,
+        }
+
+    @staticmethod
+    def from_json(data: JSONObject) -> FollowUp:
+        actor = data.get("actor")
+        return FollowUp(
+            id=str(data["id"]),
+            votes_from=int(cast(int, data["votes_from"])),
+            status_from=str(data["status_from"]),
+            actor=None if actor is None else str(actor),
+            channel=str(data.get("channel") or ""),
+            how=str(data.get("how") or ""),
+            lease_until=float(cast(float, data.get("lease_until") or 0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Approval:
     approval_id: str
     workflow_id: str
@@ -141,6 +183,18 @@ class Approval:
         """The MCP client session the request came from (see ``_access.session_key``)."""
         value = self.extra.get("requested_session")
         return value if isinstance(value, str) else None
+
+    @property
+    def follow_up(self) -> FollowUp | None:
+        """The follow-up the last transition still owes, if any (see ``FollowUp``)."""
+        value = self.extra.get("follow_up")
+        return FollowUp.from_json(value) if isinstance(value, dict) else None
+
+    def with_follow_up(self, follow_up: FollowUp | None) -> Approval:
+        extra = {k: v for k, v in self.extra.items() if k != "follow_up"}
+        if follow_up is not None:
+            extra["follow_up"] = follow_up.to_json()
+        return replace(self, extra=extra)
 
     @property
     def approvals(self) -> int:

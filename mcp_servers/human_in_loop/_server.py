@@ -24,10 +24,10 @@ from pydantic import BaseModel, Field
 from mcp_servers.human_in_loop._access import (
     DECIDE_SCOPE,
     CallInfo,
+    EmailMask,
     call_info,
     is_admin,
     is_approver,
-    mask_emails,
     may_read,
     privileged,
 )
@@ -173,6 +173,14 @@ async def _readable(
     return approval
 
 
+def _without_addresses(
+    settings: HumanInLoopSettings, events: list[AuditEventView]
+) -> list[AuditEventView]:
+    """The audit trail as those who are not approvers or admins see it."""
+    mask = EmailMask(settings)
+    return [e.model_copy(update={"actor": mask(e.actor), "detail": mask(e.detail)}) for e in events]
+
+
 def _register_request_tools(
     server: MCPServer, settings: HumanInLoopSettings, service: ApprovalService
 ) -> None:
@@ -262,12 +270,7 @@ def _register_request_tools(
         except PromptCraftError as exc:
             raise _tool_error(exc) from exc
         if not privileged(settings, info):
-            events = [
-                e.model_copy(
-                    update={"actor": mask_emails(e.actor), "detail": mask_emails(e.detail)}
-                )
-                for e in events
-            ]
+            events = _without_addresses(settings, events)
         return ApprovalDetail(
             **view_fields(approval), context=dict(approval.context), events=events
         )
@@ -414,7 +417,8 @@ def _register_decision_tools(
                     message=f"The person chose to {answer.action}; nothing was decided.",
                 )
             # Checked again here, not only before asking: over the 2026 protocol the answer
-            # arrives in a new request whose sender is whoever sends it.
+            # arrives in a new request whose sender is whoever sends it, and the local approver
+            # may have been disabled while the question was open.
             await service.check_voter(
                 approval_id, voter, local_session=local_session, require_pending=False
             )

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import anyio
 
@@ -32,6 +32,7 @@ from mcp_servers.human_in_loop._model import (
     PENDING_KIND,
     Approval,
     Decision,
+    FollowUp,
     VoteOutcome,
     Voter,
     apply_cancel,
@@ -49,9 +50,14 @@ from mcp_servers.human_in_loop.errors import (
     InvalidApprovalRequestError,
     NotAllowedError,
 )
-from promptcraft.errors import PromptCraftError, RecordExistsError, VersionConflictError
+from promptcraft.errors import (
+    PromptCraftError,
+    RecordExistsError,
+    RecordNotFoundError,
+    VersionConflictError,
+)
 from promptcraft.runtime import Runtime
-from promptcraft.store import JSONObject
+from promptcraft.store import JSONObject, Record, modify
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +69,9 @@ _CAS_ATTEMPTS = 200
 ALL_RECORDS = sys.maxsize  # list_records limit: every live record, never a silent cut
 REFUSALS_AUDITED = 30  # vote_refused / elicitation events kept per approval per window
 REFUSALS_WINDOW = timedelta(hours=1)
+# How long a transition's writer holds its follow-up before anyone else may do it (a few
+# store writes; only a writer that died keeps others waiting this long).
+FOLLOW_UP_LEASE_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +130,17 @@ class ApprovalService:
         return max(approval.expires_at - utcnow(), timedelta(0)) + self._margin
 
     async def _audit(
-        self, approval: Approval, type_: str, *, actor: str | None, channel: str, **detail: object
+        self,
+        approval: Approval,
+        type_: str,
+        *,
+        actor: str | None,
+        channel: str,
+        key: str | None = None,
+        **detail: object,
     ) -> None:
+        if key is not None:
+            detail["key"] = key
         await append_audit(
             self.store,
             approval.approval_id,
@@ -172,69 +190,215 @@ class ApprovalService:
     ) -> tuple[Approval, T]:
         """Compare-and-set loop: apply ``step`` to the latest state until it sticks.
 
-        An overdue approval is expired first (and the effects of that run), so no step
-        ever decides past the deadline.
+        What an earlier transition still owes is done first, and an overdue approval is
+        expired first (and the effects of that run), so no step ever decides past the
+        deadline or ahead of the audit trail.
         """
         for _ in range(_CAS_ATTEMPTS):
-            approval, version = await self._load(approval_id)
+            approval, version = await self._settle(approval_id, wait=True)
             now = utcnow()
             expired = apply_expiry(approval, now)
             if expired is not None:
-                if await self._write(expired, version):
-                    await self._after(
-                        approval, expired, actor="system", channel="deadline", how="read"
-                    )
+                await self._commit(
+                    approval, expired, version, actor="system", channel="deadline", how="read"
+                )
                 continue
             updated, result = step(approval, now)
             if updated is approval:
                 return approval, result
-            if await self._write(updated, version):
-                await self._after(approval, updated, actor=actor, channel=channel)
-                return updated, result
+            committed = await self._commit(approval, updated, version, actor=actor, channel=channel)
+            if committed is not None:
+                return committed, result
         raise DecisionConflictError(
             f"approval {approval_id} changed under every one of {_CAS_ATTEMPTS} attempts; try again"
         )
 
-    async def _write(self, approval: Approval, version: int) -> bool:
+    async def _write(self, approval: Approval, version: int) -> int | None:
+        """Compare-and-set: the new version, or None when the approval moved on meanwhile."""
         try:
-            await self.store.update(
+            record = await self.store.update(
                 APPROVAL_KIND, approval.approval_id, approval.to_json(), expected_version=version
             )
         except VersionConflictError:
-            return False
-        return True
+            return None
+        return record.version
 
-    async def _after(
-        self, before: Approval, after: Approval, *, actor: str | None, channel: str, how: str = ""
-    ) -> None:
-        """Audit a transition and start what follows from it (index, notifications)."""
-        new_votes = after.votes[len(before.votes) :]
-        for vote in new_votes:
-            await self._audit(
-                after,
-                "vote",
-                actor=vote.approver,
-                channel=vote.channel,
-                decision=vote.decision,
-                comment=vote.comment,
-                via=vote.via,
+    # -- what a transition owes -----------------------------------------------------------
+    #
+    # A transition is written together with its follow-up (``FollowUp``: audit events and
+    # deliveries), and the follow-up is cleared with a second write once done. A writer that
+    # fails in between gives up its lease; one that dies keeps it until it runs out. Then the
+    # next decision, read or sweep redoes the follow-up: audit events carry keys and are
+    # written once, deliveries have fixed keys in the outbox.
+
+    async def _commit(
+        self,
+        before: Approval,
+        after: Approval,
+        version: int,
+        *,
+        actor: str | None,
+        channel: str,
+        how: str = "",
+    ) -> Approval | None:
+        """Write ``after`` with the follow-up it owes, then do it; None if the approval moved on
+        since ``version``. The transition stands once written: if only its follow-up fails, it
+        is left to the next reader, decision or sweep."""
+        owed = FollowUp(
+            id=uuid.uuid4().hex,
+            votes_from=len(before.votes),
+            status_from=before.status,
+            actor=actor,
+            channel=channel,
+            how=how,
+            lease_until=time.time() + FOLLOW_UP_LEASE_SECONDS,
+        )
+        await self._mark_for_sweeper(after.approval_id, owed.id)
+        marked = after.with_follow_up(owed)
+        if await self._write(marked, version) is None:
+            return None
+        try:
+            return await self._follow_up(marked)
+        except PromptCraftError as exc:
+            logger.warning(
+                "approval %s is %s, but writing its audit events and deliveries failed (%s); "
+                "the next read, decision or sweep does it",
+                after.approval_id,
+                after.status,
+                exc,
             )
-        if after.status != before.status:
-            if after.status == "timeout":
-                await self._audit(after, "expired", actor="system", channel=how or channel)
-            elif after.status == "cancelled":
-                await self._audit(
-                    after, "cancelled", actor=actor, channel=channel, reason=after.cancel_reason
+            return marked
+
+    async def _settle(self, approval_id: str, *, wait: bool) -> tuple[Approval, int]:
+        """The approval once no follow-up is owed: one whose writer failed or died (its lease
+        is over) is taken over and done here; one still in its writer's hands is waited for
+        (``wait``, at most the rest of its lease) or returned as it is."""
+        for _ in range(_CAS_ATTEMPTS):
+            approval, version = await self._load(approval_id)
+            owed = approval.follow_up
+            if owed is None:
+                return approval, version
+            held_for = owed.lease_until - time.time()
+            if held_for > 0:
+                if not wait:
+                    return approval, version
+                await self.store.wait_for_change(
+                    APPROVAL_KIND, approval_id, after_version=version, timeout=held_for
                 )
-            else:
-                await self._audit(after, after.status, actor=actor, channel=channel)
-        if after.final:
-            await self.store.delete(PENDING_KIND, after.approval_id)
-            await self._announce_outcome(after)
-        elif new_votes and "slack" in after.channels and self.settings.slack_enabled:
-            await self.outbox.enqueue(
-                after, self._ttl(after), "slack", "update", tag=str(len(after.votes))
+                continue
+            lease = time.time() + FOLLOW_UP_LEASE_SECONDS
+            claimed = approval.with_follow_up(replace(owed, lease_until=lease))
+            if await self._write(claimed, version) is not None:
+                await self._follow_up(claimed)
+        raise DecisionConflictError(
+            f"approval {approval_id} changed under every one of {_CAS_ATTEMPTS} attempts; try again"
+        )
+
+    async def _follow_up(self, approval: Approval) -> Approval:
+        """Do the follow-up ``approval`` owes (this process holds its lease), then clear it; on
+        failure give up the lease, so whoever comes next redoes it at once."""
+        owed = approval.follow_up
+        assert owed is not None
+        try:
+            await self._audit_transition(approval, owed)
+            await self._start_deliveries(approval, owed)
+        except Exception:
+            with suppress(Exception):
+                await self._replace_follow_up(approval, owed, replace(owed, lease_until=0.0))
+            raise
+        done = await self._replace_follow_up(approval, owed, None)
+        if done.final:
+            await self.store.delete(PENDING_KIND, done.approval_id)
+        else:
+            await self._unmark_for_sweeper(done.approval_id, owed.id)
+        return done
+
+    async def _replace_follow_up(
+        self, approval: Approval, owed: FollowUp, new: FollowUp | None
+    ) -> Approval:
+        """Replace (None: clear) the follow-up ``owed`` if the approval still owes it."""
+
+        def change(record: Record) -> JSONObject | None:
+            current = Approval.from_json(record.data)
+            if current.follow_up is None or current.follow_up.id != owed.id:
+                return None  # done, or taken over and done, by someone else
+            return current.with_follow_up(new).to_json()
+
+        try:
+            record = await modify(self.store, APPROVAL_KIND, approval.approval_id, change)
+        except RecordNotFoundError:
+            record = None
+        if record is None:
+            return approval.with_follow_up(None)  # expired from the store meanwhile
+        return Approval.from_json(record.data)
+
+    async def _audit_transition(self, approval: Approval, owed: FollowUp) -> None:
+        """The transition's audit events, each written once (keyed by vote index and status)."""
+        written = {e.key for e in await self.events(approval.approval_id)}
+        for n, vote in enumerate(approval.votes[owed.votes_from :], start=owed.votes_from):
+            if f"vote:{n}" not in written:
+                await self._audit(
+                    approval,
+                    "vote",
+                    key=f"vote:{n}",
+                    actor=vote.approver,
+                    channel=vote.channel,
+                    decision=vote.decision,
+                    comment=vote.comment,
+                    via=vote.via,
+                )
+        key = f"status:{approval.status}"
+        if approval.status == owed.status_from or key in written:
+            return
+        if approval.status == "timeout":
+            await self._audit(
+                approval, "expired", key=key, actor="system", channel=owed.how or owed.channel
             )
+        elif approval.status == "cancelled":
+            await self._audit(
+                approval,
+                "cancelled",
+                key=key,
+                actor=owed.actor,
+                channel=owed.channel,
+                reason=approval.cancel_reason,
+            )
+        else:
+            await self._audit(
+                approval, approval.status, key=key, actor=owed.actor, channel=owed.channel
+            )
+
+    async def _start_deliveries(self, approval: Approval, owed: FollowUp) -> None:
+        """The outcome's notifications, or the Slack message's update after a new vote."""
+        if approval.final:
+            await self._announce_outcome(approval)
+        elif (
+            len(approval.votes) > owed.votes_from
+            and "slack" in approval.channels
+            and self.settings.slack_enabled
+        ):
+            await self.outbox.enqueue(
+                approval, self._ttl(approval), "slack", "update", tag=str(len(approval.votes))
+            )
+
+    async def _mark_for_sweeper(self, approval_id: str, follow_up_id: str) -> None:
+        """Before a transition is written, point the sweeper at the approval (its pending index
+        entry), so a follow-up its writer leaves owed is found before the deadline."""
+        mark: JSONObject = {"id": follow_up_id, "at": time.time()}
+        with suppress(RecordNotFoundError):  # closed meanwhile: nothing to point at
+            await modify(
+                self.store, PENDING_KIND, approval_id, lambda r: {**r.data, "follow_up": mark}
+            )
+
+    async def _unmark_for_sweeper(self, approval_id: str, follow_up_id: str) -> None:
+        def change(record: Record) -> JSONObject | None:
+            mark = record.data.get("follow_up")
+            if not isinstance(mark, dict) or mark.get("id") != follow_up_id:
+                return None  # another transition's mark, or none
+            return {k: v for k, v in record.data.items() if k != "follow_up"}
+
+        with suppress(RecordNotFoundError):
+            await modify(self.store, PENDING_KIND, approval_id, change)
 
     async def _announce_outcome(self, approval: Approval) -> None:
         ttl = self._ttl(approval)
@@ -437,7 +601,7 @@ class ApprovalService:
             await self._announce_outcome(approval)
         marked = replace(approval, extra={**approval.extra, "announced": True})
         for _ in range(_CAS_ATTEMPTS):
-            if await self._write(marked, version):
+            if await self._write(marked, version) is not None:
                 return marked
             current, version = await self._load(approval.approval_id)
             marked = replace(current, extra={**current.extra, "announced": True})
@@ -460,8 +624,9 @@ class ApprovalService:
     # -- read ------------------------------------------------------------------------------
 
     async def get(self, approval_id: str) -> Approval:
-        """The approval, expired first if its deadline has passed."""
-        approval, _version = await self._load(approval_id)
+        """The approval, expired first if its deadline has passed (and with what an earlier
+        transition's writer left owed done first)."""
+        approval, _version = await self._settle(approval_id, wait=False)
         if not approval.overdue(utcnow()):
             return approval
         return await self.expire(approval_id, how="read") or (await self._load(approval_id))[0]
@@ -486,7 +651,7 @@ class ApprovalService:
             if record is None:
                 break
             approval, version = Approval.from_json(record.data), record.version
-        if approval.final:
+        if approval.final and approval.follow_up is None:
             return approval
         return await self.get(approval_id)
 
@@ -594,13 +759,14 @@ class ApprovalService:
             approval, type_, actor=voter.identity, channel=voter.channel, via=voter.via
         )
 
-    async def require_person(self, identity: str) -> None:
-        """A channel identity's user (HITL_IDENTITY_MAP) must exist and be active to vote."""
+    async def require_person(self, identity: str, *, setting: str = "HITL_IDENTITY_MAP") -> None:
+        """The user a channel identity stands for (through ``setting``) must exist and be
+        active at the moment of the vote."""
         user = await self.runtime.users.get(identity)
         if user is None or not user.active:
             state = "does not exist" if user is None else "is disabled"
             raise NotAllowedError(
-                f"the PromptCraft user {identity!r} (from HITL_IDENTITY_MAP) {state}, so this vote "
+                f"the PromptCraft user {identity!r} (from {setting}) {state}, so this vote "
                 "cannot count; an admin can add or enable the user"
             )
 
@@ -615,7 +781,8 @@ class ApprovalService:
         """Fail early (before asking a person) if this voter could not decide now.
 
         ``local_session``: the session key of an unauthenticated local client answering as
-        HITL_LOCAL_APPROVER; it may not be the session that made the request."""
+        HITL_LOCAL_APPROVER; it may not be the session that made the request, and that user
+        must exist and be active."""
         approval = await self.get(approval_id)
         check_may_vote(approval, voter)
         if local_session is not None and same_local_client(
@@ -627,6 +794,8 @@ class ApprovalService:
                 "must answer from their own client (another session), Slack, e-mail, or "
                 "respond_to_approval with their own token"
             )
+        if local_session is not None:
+            await self.require_person(voter.identity, setting="HITL_LOCAL_APPROVER")
         if require_pending and approval.status != "pending":
             raise DecisionConflictError(
                 f"approval {approval_id} is already {approval.status}; there is nothing to decide"
@@ -678,32 +847,51 @@ class ApprovalService:
         """Expire an overdue approval (CAS); returns it, or None if it was not overdue."""
         for _ in range(_CAS_ATTEMPTS):
             try:
-                approval, version = await self._load(approval_id)
+                approval, version = await self._settle(approval_id, wait=True)
             except ApprovalNotFoundError:
                 return None
             expired = apply_expiry(approval, utcnow())
             if expired is None:
                 return approval if approval.final else None
-            if await self._write(expired, version):
-                await self._after(approval, expired, actor="system", channel="deadline", how=how)
-                return expired
+            committed = await self._commit(
+                approval, expired, version, actor="system", channel="deadline", how=how
+            )
+            if committed is not None:
+                return committed
         return None
 
     # -- background work ------------------------------------------------------------------
 
     async def sweep(self) -> int:
-        """Expire every overdue approval; drop index entries of closed or vanished ones."""
+        """Expire every overdue approval, do the follow-ups that failed or dead writers left
+        owed, and drop index entries of closed or vanished approvals."""
         expired = 0
         now = time.time()
         for record in await self.store.list_records(PENDING_KIND, limit=ALL_RECORDS):
             deadline = record.data.get("deadline")
-            if not isinstance(deadline, int | float) or deadline > now:
+            overdue = isinstance(deadline, int | float) and deadline <= now
+            found = record.data.get("follow_up")
+            mark: JSONObject = found if isinstance(found, dict) else {}
+            if not overdue and not mark:
                 continue
-            result = await self.expire(record.key, how="sweeper")
-            if result is None or result.final:
+            try:
+                approval, _ = await self._settle(record.key, wait=False)
+            except ApprovalNotFoundError:
                 await self.store.delete(PENDING_KIND, record.key)
-            if result is not None and result.status == "timeout":
-                expired += 1
+                continue
+            if approval.follow_up is not None:
+                continue  # still in its writer's hands: look again on the next tick
+            if approval.final:
+                await self.store.delete(PENDING_KIND, record.key)
+            elif overdue:
+                result = await self.expire(record.key, how="sweeper")
+                if result is None:
+                    await self.store.delete(PENDING_KIND, record.key)
+                elif result.status == "timeout":
+                    expired += 1
+            elif now - float(cast(float, mark.get("at") or 0)) > FOLLOW_UP_LEASE_SECONDS:
+                # Marked by a transition that was never written (another one won the race).
+                await self._unmark_for_sweeper(record.key, str(mark.get("id")))
         return expired
 
     async def run_worker(self) -> None:

@@ -135,9 +135,10 @@ class HumanInLoopSettings(BaseSettings):
         default=None,
         description=(
             "Over stdio (or an in-process client), where there is no bearer token, an answer given "
-            "in the client through decide_in_client counts as a vote by this user name, never from "
-            "the client session that made the request. Ignored over HTTP, also with auth off. "
-            "Unset, unauthenticated answers are refused."
+            "in the client through decide_in_client counts as a vote by this PromptCraft user "
+            "(who must exist and be active at the moment of the vote), never from the client "
+            "session that made the request. Ignored over HTTP, also with auth off. Unset, "
+            "unauthenticated answers are refused."
         ),
     )
     identity_map: Annotated[dict[str, str], NoDecode] = Field(

@@ -91,9 +91,16 @@ class TokenService:
         if await self._store.get(REVOKED_KIND, jti) is not None:
             raise AuthenticationError("the token has been revoked; get a new one")
         scope = payload.get("scope", "")
+        if not isinstance(scope, str):
+            # RFC 8693 section 4.2: a space-separated string. Read any other shape as "no
+            # scopes" and a narrowed token would become a full-access one.
+            raise AuthenticationError(
+                "the token is not valid: its 'scope' claim must be one string of space-separated "
+                "scopes; get a new token from this service (`promptcraft token`)"
+            )
         return Claims(
             subject=str(payload["sub"]),
-            scopes=tuple(scope.split()) if isinstance(scope, str) else (),
+            scopes=tuple(scope.split()),
             jti=jti,
             issued_at=datetime.fromtimestamp(int(payload["iat"]), UTC),
             expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),

@@ -108,6 +108,25 @@ async def test_a_token_with_bad_claims_is_refused(
         await runtime.tokens.verify(_forge(runtime, **changes))
 
 
+@pytest.mark.parametrize(
+    "scope",
+    [["hitl:read"], None, 7, {"hitl:read": True}],
+    ids=["list", "null", "number", "object"],
+)
+async def test_a_token_whose_scope_claim_is_not_a_string_is_refused_not_read_as_unscoped(
+    runtime: Runtime, scope: object
+) -> None:
+    token = jwt.encode(
+        {**jwt.decode(_forge(runtime), options={"verify_signature": False}), "scope": scope},
+        _secret(runtime),
+        algorithm="HS256",
+    )
+    with pytest.raises(AuthenticationError, match="'scope' claim must be one string"):
+        await runtime.tokens.verify(token)
+    narrowed = _forge(runtime, scope="hitl:read")
+    assert (await runtime.tokens.verify(narrowed)).scopes == ("hitl:read",)
+
+
 async def test_a_token_expired_within_the_leeway_is_still_accepted(runtime: Runtime) -> None:
     token = _forge(runtime, exp=datetime.now(UTC) - timedelta(seconds=5))
     assert (await runtime.tokens.verify(token)).subject == "ada"

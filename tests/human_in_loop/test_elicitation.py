@@ -16,7 +16,14 @@ from mcp_servers.human_in_loop._service import ApprovalService, NewApproval
 from promptcraft.runtime import Runtime, build_runtime
 from promptcraft.settings import CoreSettings
 from tests.human_in_loop.conftest import Hitl
-from tests.human_in_loop.support import call, call_error, configure, request_args, serve_hitl
+from tests.human_in_loop.support import (
+    add_user,
+    call,
+    call_error,
+    configure,
+    request_args,
+    serve_hitl,
+)
 from tests.support.mcp_client import http_client
 
 pytestmark = pytest.mark.anyio
@@ -38,7 +45,14 @@ class Person:
 
 
 def local(settings: HumanInLoopSettings) -> HumanInLoopSettings:
+    """ann answers in local clients (HITL_LOCAL_APPROVER); see ``with_ann``."""
     return configure(settings, **{"local_approver": "ann"})
+
+
+async def with_ann(runtime: Runtime) -> Runtime:
+    """The local approver must be a PromptCraft user, active at the moment of the vote."""
+    await add_user(runtime, "ann", "approver")
+    return runtime
 
 
 async def requested_by_agent(runtime: Runtime, settings: HumanInLoopSettings) -> str:
@@ -54,7 +68,7 @@ async def requested_by_agent(runtime: Runtime, settings: HumanInLoopSettings) ->
 async def test_an_accepted_answer_in_the_client_is_a_vote_by_the_local_approver(
     mode: str, runtime: Runtime, hitl_settings: HumanInLoopSettings
 ) -> None:
-    server = create_server(local(hitl_settings), runtime)
+    server = create_server(local(hitl_settings), await with_ann(runtime))
     person = Person("accept", {"decision": "approve", "comment": "looks right"})
     approval_id = await requested_by_agent(runtime, hitl_settings)
     async with Client(server, mode=mode, elicitation_callback=person) as client:
@@ -76,7 +90,7 @@ async def test_an_accepted_answer_in_the_client_is_a_vote_by_the_local_approver(
 async def test_declining_or_cancelling_never_counts_as_approval(
     action: str, mode: str, runtime: Runtime, hitl_settings: HumanInLoopSettings
 ) -> None:
-    server = create_server(local(hitl_settings), runtime)
+    server = create_server(local(hitl_settings), await with_ann(runtime))
     approval_id = await requested_by_agent(runtime, hitl_settings)
     async with Client(server, mode=mode, elicitation_callback=Person(action)) as client:
         result = await call(client, "decide_in_client", approval_id=approval_id)
@@ -127,11 +141,12 @@ async def test_over_http_the_answer_is_the_authenticated_approvers_vote_and_neve
 
 
 async def test_over_stdio_the_configured_local_approver_decides_in_the_client(
-    tmp_path: Path,
+    tmp_path: Path, runtime: Runtime
 ) -> None:
+    await add_user(runtime, "desk-user", "approver")  # in the data dir the servers use
     env = {
         **os.environ,
-        "PROMPTCRAFT_DATA_DIR": str(tmp_path / "data"),
+        "PROMPTCRAFT_DATA_DIR": str(runtime.settings.data_dir),
         "HITL_LOCAL_APPROVER": "desk-user",
         "PYTHONPATH": str(ROOT),
     }
@@ -157,11 +172,48 @@ async def test_over_stdio_the_configured_local_approver_decides_in_the_client(
     assert result["approval"]["votes"][0]["approver"] == "desk-user"
 
 
+@pytest.mark.parametrize("state", ["disabled", "no user at all"])
+async def test_a_local_approver_who_is_disabled_or_no_user_is_refused_before_anyone_is_asked(
+    state: str, runtime: Runtime, hitl_settings: HumanInLoopSettings
+) -> None:
+    if state == "disabled":
+        await add_user(runtime, "ann", "approver")
+        await runtime.users.set_disabled("ann", True)
+    server = create_server(local(hitl_settings), runtime)
+    person = Person("accept", {"decision": "approve"})
+    approval_id = await requested_by_agent(runtime, hitl_settings)
+    async with Client(server, mode="legacy", elicitation_callback=person) as client:
+        message = await call_error(client, "decide_in_client", approval_id=approval_id)
+        detail = await call(client, "get_approval", approval_id=approval_id)
+    expected = "is disabled" if state == "disabled" else "does not exist"
+    assert f"'ann' (from HITL_LOCAL_APPROVER) {expected}" in message
+    assert person.asked == []
+    assert detail["status"] == "pending" and detail["votes"] == []
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_a_local_approver_disabled_while_the_question_is_open_does_not_decide(
+    mode: str, runtime: Runtime, hitl_settings: HumanInLoopSettings
+) -> None:
+    server = create_server(local(hitl_settings), await with_ann(runtime))
+    approval_id = await requested_by_agent(runtime, hitl_settings)
+
+    async def disabled_then_answers(context: Any, params: ElicitRequestParams) -> ElicitResult:
+        await runtime.users.set_disabled("ann", True)  # an admin acts while ann reads
+        return ElicitResult(action="accept", content={"decision": "approve"})
+
+    async with Client(server, mode=mode, elicitation_callback=disabled_then_answers) as client:
+        message = await call_error(client, "decide_in_client", approval_id=approval_id)
+        detail = await call(client, "get_approval", approval_id=approval_id)
+    assert "'ann' (from HITL_LOCAL_APPROVER) is disabled" in message
+    assert detail["status"] == "pending" and detail["votes"] == []
+
+
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_the_client_session_that_requested_cannot_approve_in_the_client(
     mode: str, runtime: Runtime, hitl_settings: HumanInLoopSettings
 ) -> None:
-    server = create_server(local(hitl_settings), runtime)
+    server = create_server(local(hitl_settings), await with_ann(runtime))
     person = Person("accept", {"decision": "approve"})
     async with Client(server, mode=mode, elicitation_callback=person) as agent:
         approval_id = (await call(agent, "request_approval", **request_args()))["approval_id"]

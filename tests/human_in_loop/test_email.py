@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import ssl
 from pathlib import Path
@@ -17,6 +18,7 @@ from tests.human_in_loop.support import (
     SmtpServer,
     call,
     configure,
+    delivery_finished,
     links_of,
     request_args,
     self_signed_cert,
@@ -188,6 +190,61 @@ async def test_only_approvers_see_approvers_email_addresses_in_the_audit_trail(
     assert vote_via(as_requester) == "email:***@corp.test"
     assert "ann@corp.test" not in str(as_requester) and "dora@corp.test" not in str(as_requester)
     assert as_requester["votes"][0]["approver"] == "ann"
+
+
+async def test_approvers_addresses_of_every_valid_shape_are_hidden_from_the_requester(
+    start_hitl: HitlFactory, hitl_settings: HumanInLoopSettings
+) -> None:
+    addresses = {
+        "ann@intranet": "ann",
+        "o'neil@corp.test": "bob",
+        "josé@corp.test": "dora",
+        '"ann smith"@corp.test': "eve",
+        "ann@bücher.example": "fay",
+    }
+    with SmtpServer() as smtp:
+        settings = configure(
+            hitl_settings,
+            email_smtp_host="127.0.0.1",
+            email_smtp_port=smtp.port,
+            email_from="approvals@corp.test",
+            email_approvers=list(addresses),
+            identity_map={f"email:{a}": user for a, user in addresses.items()},
+            delivery_max_attempts=1,  # a refused address is audited once, with the server's error
+        )
+        async with (
+            start_hitl(settings) as hitl,
+            hitl.mcp("agent") as agent,
+            hitl.mcp("root") as admin,
+        ):
+            approval_id = (await call(agent, "request_approval", **request_args()))["approval_id"]
+            for address in addresses:
+                await delivery_finished(
+                    hitl.runtime.store, approval_id, "email", "request", address
+                )
+            mails = []
+            while not smtp.handler.mails.empty():
+                mails.append(smtp.handler.mails.get_nowait())
+            mail = next(m for m in mails if m.rcpt_tos == ["o'neil@corp.test"])
+            async with httpx2.AsyncClient() as http:
+                token = hidden_token((await http.get(links_of(mail)["approve"])).text)
+                await http.post(f"{hitl.base}/hitl/email/decide", data={"token": token})
+            as_requester = await call(agent, "get_approval", approval_id=approval_id)
+            as_admin = await call(admin, "get_approval", approval_id=approval_id)
+
+    def targets(detail: dict[str, Any]) -> set[str]:
+        return {e["detail"]["target"] for e in detail["events"] if "target" in e["detail"]}
+
+    def vote_via(detail: dict[str, Any]) -> str:
+        return str(next(e["detail"]["via"] for e in detail["events"] if e["type"] == "vote"))
+
+    assert as_admin["votes"][0]["approver"] == "bob"
+    assert targets(as_admin) == set(addresses) and vote_via(as_admin) == "email:o'neil@corp.test"
+    assert targets(as_requester) == {"***@intranet", "***@corp.test", "***@bücher.example"}
+    assert vote_via(as_requester) == "email:***@corp.test"
+    seen = json.dumps(as_requester, ensure_ascii=False)
+    for local_part in ("ann@", "o'neil", "josé", "ann smith"):
+        assert local_part not in seen
 
 
 async def test_a_link_whose_vote_failed_is_not_spent_and_works_once_the_cause_is_gone(
