@@ -34,10 +34,10 @@ from tests.code_interpreter.conftest import (
     OpenClient,
     call,
     host_processes_named,
+    parser_processes,
     run_cgroups,
     settings_with,
 )
-from tests.code_interpreter.test_testids import parser_processes
 from tests.support.asgi_server import serve_asgi
 from tests.support.mcp_client import http_client
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-from pathlib import Path
-
 import anyio
 import pytest
 
@@ -17,6 +13,7 @@ from mcp_servers.code_interpreter._testids import (
     check_report,
     expected_tests,
 )
+from tests.code_interpreter.conftest import parser_processes
 
 pytestmark = pytest.mark.anyio
 
@@ -82,13 +79,3 @@ async def test_a_parse_cancelled_with_its_call_leaves_no_parser_process_behind()
     with anyio.move_on_after(0.15):
         await expected_tests(code, "", LIMITS)
     assert parser_processes() == []
-
-
-def parser_processes() -> list[int]:
-    found = []
-    for children in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
-        for pid in children.read_text().split():
-            with contextlib.suppress(OSError):
-                if b"_test_names.py" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    found.append(int(pid))
-    return found
