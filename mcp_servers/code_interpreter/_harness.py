@@ -47,6 +47,7 @@ import array
 import contextlib
 import ctypes
 import json
+import math
 import os
 import resource
 import select
@@ -641,7 +642,7 @@ def _finite(value: Any) -> float:
         number = float(value) if isinstance(value, int | float) else 0.0
     except OverflowError:
         return 0.0
-    return number if number - number == 0 else 0.0  # neither inf nor nan
+    return number if math.isfinite(number) else 0.0
 
 
 class TestsSide:

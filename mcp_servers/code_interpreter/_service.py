@@ -23,6 +23,7 @@ from mcp_servers.code_interpreter._models import (
     PackageList,
     RunStatus,
     TestCaseResult,
+    TestOutcome,
     TestRunResult,
 )
 from mcp_servers.code_interpreter._protocol import (
@@ -339,6 +340,7 @@ MAX_LISTED_TESTS = 1000
 # More tests than this in one run, or a longer test id, is not a report the server reads.
 MAX_REPORTED_TESTS = 100_000
 _MAX_ID = 10_000
+_MAX_NAME = 1000  # characters of a test's name in a result
 _MAX_PROBLEMS = 20  # an untrusted report's reasons that are spelled out
 _UNTRUSTED = "not trusted: the run tampered with the test harness (the output says how)"
 
@@ -349,7 +351,8 @@ def _report_size(outcome: RunOutcome) -> int:
 
 
 def _duration(value: object) -> float:
-    """A reported duration in ms: a finite number, else 0."""
+    """A reported duration in ms: a finite number, else 0 (as ``_harness._finite``, which
+    the sandbox runs on its own)."""
     if not isinstance(value, int | float):
         return 0.0
     try:
@@ -484,20 +487,17 @@ class _Records:
 
 class _Case(NamedTuple):
     name: str
-    outcome: str
+    outcome: TestOutcome
     duration_ms: float
     message: str
 
     def result(self, message: str | None = None) -> TestCaseResult:
         return TestCaseResult(
             name=brief(self.name, _MAX_NAME),
-            outcome=self.outcome,  # type: ignore[arg-type]  # one of the four, checked above
+            outcome=self.outcome,
             duration_ms=self.duration_ms,
             message=brief(self.message if message is None else message, 4000),
         )
-
-
-_MAX_NAME = 1000  # characters of a test's name in a result
 
 
 def _listed(cases: list[_Case]) -> list[_Case]:

@@ -64,26 +64,27 @@ class ParseLimits:
 _PARSER = Path(__file__).with_name("_test_names.py")
 
 
-class _ParseFailed(Exception):
-    def __init__(self, out_of_memory: bool, returncode: int) -> None:
-        super().__init__(returncode)
-        self.out_of_memory = out_of_memory
-        self.returncode = returncode
-
-
-async def _parse_elsewhere(sources: list[str], limits: ParseLimits) -> list[Names | None]:
+async def _parse_elsewhere(sources: list[str], limits: ParseLimits) -> list[Names | None] | str:
     """Large sources: parse them in a memory-limited process of our own (never the sandbox's),
-    killed if the call is cancelled."""
+    killed if the call is cancelled. Each source's names, or why they could not be found."""
+    why = "the sources could not be parsed outside the sandbox"
     address_space = limits.memory_bytes + _SUBPROCESS_OVERHEAD
-    with anyio.fail_after(limits.seconds):
-        done = await anyio.run_process(
-            [sys.executable, "-I", "-S", str(_PARSER), str(address_space)],
-            input=json.dumps(sources).encode("utf-8", "surrogatepass"),
-            env={"PATH": os.environ.get("PATH", "/usr/bin")},
-            check=False,
-        )
+    try:
+        with anyio.fail_after(limits.seconds):
+            done = await anyio.run_process(
+                [sys.executable, "-I", "-S", str(_PARSER), str(address_space)],
+                input=json.dumps(sources).encode("utf-8", "surrogatepass"),
+                env={"PATH": os.environ.get("PATH", "/usr/bin")},
+                check=False,
+            )
+    except TimeoutError:
+        return f"{why} within the run's time limit ({limits.seconds:g} s)"
+    except OSError as exc:
+        return f"{why}: {exc}"
     if done.returncode != 0:
-        raise _ParseFailed(b"MemoryError" in done.stderr, done.returncode)
+        if b"MemoryError" in done.stderr:
+            return f"{why} within the run's memory limit ({limits.memory_bytes} bytes)"
+        return f"{why}: the parser's process failed (exit status {done.returncode})"
     return [None if item is None else (item[0], item[1]) for item in json.loads(done.stdout)]
 
 
@@ -95,17 +96,7 @@ async def _parsed(sources: list[str], limits: ParseLimits) -> list[Names | None]
     """Each source's names (None: it does not parse), or why they could not be found."""
     if sum(len(s) for s in sources) <= IN_PROCESS_LIMIT:
         return await anyio.to_thread.run_sync(_in_process, sources)
-    why = "the sources could not be parsed outside the sandbox"
-    try:
-        return await _parse_elsewhere(sources, limits)
-    except TimeoutError:
-        return f"{why} within the run's time limit ({limits.seconds:g} s)"
-    except _ParseFailed as exc:
-        if exc.out_of_memory:
-            return f"{why} within the run's memory limit ({limits.memory_bytes} bytes)"
-        return f"{why}: the parser's process failed (exit status {exc.returncode})"
-    except (OSError, ValueError) as exc:
-        return f"{why}: {exc}"
+    return await _parse_elsewhere(sources, limits)
 
 
 async def expected_tests(code: str, tests: str, limits: ParseLimits) -> ExpectedTests:
